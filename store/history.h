@@ -1,0 +1,88 @@
+/*
+ * Dataset history in a bare git repository (libgit2), DIR/git/.
+ *
+ * A version is a commit on refs/heads/main whose tree holds the dataset's
+ * plain-text manifests (written by core/, opaque here), tagged v1, v2, ...
+ * in order (lightweight tags refs/tags/vN).  Tags are the source of truth
+ * for which versions exist.
+ *
+ * Atomicity: history_commit() writes the blobs, tree and commit objects
+ * first (unreferenced objects are harmless), then creates the tag, then
+ * moves main.  A crash before the tag leaves no version; a crash between
+ * tag and main is repaired by the next history_open() (main is moved to the
+ * newest tag).
+ *
+ * Thread safety: one mutex per struct history serializes libgit2 calls, so
+ * FUSE workers may read versions concurrently.
+ */
+#ifndef DSFS_STORE_HISTORY_H
+#define DSFS_STORE_HISTORY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+
+struct history;
+
+struct history_file {
+	const char *path;   /* inside the tree, e.g. "label_sets/default/classes.txt" */
+	const char *data;
+	size_t len;
+};
+
+struct history_version {
+	unsigned number;    /* N of tag vN; 0 for a commit without a vN tag */
+	char tag[64];       /* "v3" ("" if none) */
+	char commit[41];    /* hex oid */
+	int64_t time;       /* commit time, seconds since the epoch (UTC) */
+	char *message;      /* owned; release with history_version_release() */
+	char *author;       /* "name <email>", owned */
+};
+
+#define HISTORY_VERSION_INIT { 0, "", "", 0, NULL, NULL }
+
+/* Open (creating if missing) the bare repository at `git_dir`. */
+int history_open(struct history **out, const char *git_dir);
+void history_free(struct history *h);
+
+/*
+ * Commit `files` as the complete tree (paths may contain '/': subtrees are
+ * built) on main with `message` and the author, and tag it v<N+1>, N being
+ * the highest existing vN.  -EEXIST ("nothing to commit: same as vN") when
+ * the tree equals the tree of main's head; nothing is written then.
+ */
+int history_commit(struct history_version *out, struct history *h,
+		   const struct history_file *files, size_t n_files, const char *message,
+		   const char *author_name, const char *author_email);
+
+/*
+ * Resolve a version spec: "v3", "3" (as v3), any tag name, "HEAD", or a
+ * commit hex prefix (>= 4 digits, unique).  -ENOENT (message names the spec)
+ * when nothing matches or a prefix is ambiguous.
+ */
+int history_resolve(struct history_version *out, struct history *h, const char *spec);
+
+/*
+ * Append the file `path` of commit `commit_hex`'s tree to `out`.  -ENOENT if
+ * the commit has no such file, -EIO (message) if the object store is corrupt.
+ */
+int history_read(struct buf *out, struct history *h, const char *commit_hex, const char *path);
+
+/*
+ * The names (not paths) directly under directory `dir` ("" = root) of the
+ * commit's tree, each NUL-terminated and appended to `out` one after the
+ * other; *n_out gets the count.  -ENOENT if no such directory.
+ */
+int history_list_dir(struct buf *out, size_t *n_out, struct history *h, const char *commit_hex,
+		     const char *dir);
+
+/* All vN versions, ascending by N.  Caller frees with history_versions_free(). */
+int history_versions(struct history_version **out, size_t *n_out, struct history *h);
+void history_versions_free(struct history_version *v, size_t n);
+void history_version_release(struct history_version *v);
+
+/* The git directory path (borrowed); remotes use it. */
+const char *history_git_dir(const struct history *h);
+
+#endif
