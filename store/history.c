@@ -34,6 +34,7 @@
 #include <zlib.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -133,138 +134,164 @@ struct guard_backend {
 	char *objects_dir;
 };
 
-/*
- * Inflate the loose object `oid` into `out` ("<type> <size>\0<bytes>").
- * Stops after the header when `header_only`.  GIT_ENOTFOUND if it is not
- * a loose object (libgit2's pack backend then answers), -1 with a libgit2
- * error if the stream is corrupt or truncated.
- */
-static int guard_inflate(struct buf *out, struct guard_backend *g, const git_oid *oid,
-			 int header_only)
+static int guard_corrupt(const git_oid *oid, const char *why)
 {
-	char hex[GIT_OID_HEXSZ + 1], path[PATH_MAX];
-	struct buf file = BUF_INIT;
+	char hex[GIT_OID_HEXSZ + 1];
+
+	git_error_set(GIT_ERROR_ODB, "loose object %s is corrupt: %s",
+		      git_oid_tostr(hex, sizeof(hex), oid), why);
+	return -1;
+}
+
+/* Read the whole file at `path` into a malloc'ed buffer (one read for the common case). */
+static int slurp(char **out, size_t *len_out, const char *path)
+{
+	struct stat st;
+	size_t cap, len = 0;
+	char *p = NULL, *np;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return errno == ENOENT ? GIT_ENOTFOUND : -1;
+	cap = fstat(fd, &st) == 0 && st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
+	for (;;) {
+		if (len == cap || !p) {
+			cap = p ? cap * 2 : cap;
+			if (!(np = realloc(p, cap)))
+				goto fail;
+			p = np;
+		}
+		n = read(fd, p + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto fail;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	*out = p;
+	*len_out = len;
+	return 0;
+fail:
+	git_error_set(GIT_ERROR_OS, "cannot read %s: %s", path, strerror(errno));
+	free(p);
+	close(fd);
+	return -1;
+}
+
+/*
+ * Read loose object `oid`: its type and size, and (unless data_out is NULL)
+ * its bytes, inflated straight into a buffer from git_odb_backend_data_alloc.
+ * GIT_ENOTFOUND if it is not a loose object (the pack backend answers then);
+ * -1 with a libgit2 error if the stream is corrupt or ends early.  With all
+ * input given and output space offered, zlib making no progress means the
+ * stream is truncated: that is the state libgit2 1.5 spins in.
+ */
+static int guard_load(void **data_out, size_t *len_out, git_object_t *type_out,
+		      struct guard_backend *g, const git_oid *oid)
+{
+	char hex[GIT_OID_HEXSZ + 1], path[PATH_MAX], hdr[64], tname[16];
+	char *file = NULL, *data = NULL, *nul, *sp, *end;
+	size_t file_len = 0, hdr_len, have, size;
+	unsigned long long sz;
 	z_stream zs;
-	int zrc, error = 0;
+	int zrc, error;
 
 	git_oid_tostr(hex, sizeof(hex), oid);
 	snprintf(path, sizeof(path), "%s/%.2s/%s", g->objects_dir, hex, hex + 2);
-	if (access(path, F_OK) < 0)
-		return GIT_ENOTFOUND;
-	if (fs_read_file(&file, path) < 0) {
-		git_error_set(GIT_ERROR_OS, "cannot read loose object %s: %s", hex, err_last());
-		return -1;
-	}
+	if ((error = slurp(&file, &file_len, path)) < 0)
+		return error;
 	memset(&zs, 0, sizeof(zs));
 	if (inflateInit(&zs) != Z_OK) {
-		buf_release(&file);
+		free(file);
 		git_error_set_oom();
 		return -1;
 	}
-	zs.next_in = (Bytef *)file.ptr;
-	zs.avail_in = (uInt)file.len;
-	for (;;) {
-		size_t before;
-
-		if (buf_grow(out, header_only ? 64 : 65536) < 0) {
-			git_error_set_oom();
-			error = -1;
-			break;
-		}
-		before = out->len;
-		zs.next_out = (Bytef *)out->ptr + out->len;
-		zs.avail_out = (uInt)(out->cap - out->len - 1);
+	zs.next_in = (Bytef *)file;
+	zs.avail_in = (uInt)file_len;
+	zs.next_out = (Bytef *)hdr;
+	zs.avail_out = sizeof(hdr);
+	/* The header "<type> <size>\0" fits in 64 bytes; anything longer is junk. */
+	do {
 		zrc = inflate(&zs, Z_NO_FLUSH);
-		out->len += (out->cap - out->len - 1) - zs.avail_out;
-		out->ptr[out->len] = '\0';
-		if (zrc == Z_STREAM_END)
-			break;
-		if (header_only && memchr(out->ptr, '\0', out->len))
-			break;
-		/* All input is given and output space was offered: no progress = truncated. */
-		if (zrc != Z_OK || (out->len == before && zs.avail_in == 0)) {
-			git_error_set(GIT_ERROR_ZLIB, "loose object %s is corrupt or truncated", hex);
-			error = -1;
-			break;
-		}
+		have = sizeof(hdr) - zs.avail_out;
+		nul = memchr(hdr, '\0', have);
+	} while (!nul && zrc == Z_OK && zs.avail_out > 0);
+	if (!nul) {
+		error = guard_corrupt(oid, "no header");
+		goto done;
 	}
-	inflateEnd(&zs);
-	buf_release(&file);
-	return error;
-}
-
-/* Parse "<type> <size>\0" at the start of `b`; *hdr_len gets its length. */
-static int guard_header(git_object_t *type, size_t *size, size_t *hdr_len, const struct buf *b,
-			const git_oid *oid)
-{
-	const char *nul = memchr(b->ptr, '\0', b->len), *sp;
-	char tname[16];
-	unsigned long long sz;
-	char *end;
-
-	sp = nul ? memchr(b->ptr, ' ', (size_t)(nul - b->ptr)) : NULL;
-	if (!sp || (size_t)(sp - b->ptr) >= sizeof(tname))
-		goto bad;
-	memcpy(tname, b->ptr, (size_t)(sp - b->ptr));
-	tname[sp - b->ptr] = '\0';
-	*type = git_object_string2type(tname);
+	sp = memchr(hdr, ' ', (size_t)(nul - hdr));
+	if (!sp || (size_t)(sp - hdr) >= sizeof(tname)) {
+		error = guard_corrupt(oid, "bad header");
+		goto done;
+	}
+	memcpy(tname, hdr, (size_t)(sp - hdr));
+	tname[sp - hdr] = '\0';
 	errno = 0;
 	sz = strtoull(sp + 1, &end, 10);
-	if (*type == GIT_OBJECT_INVALID || end != nul || errno || sz > SIZE_MAX)
-		goto bad;
-	*size = (size_t)sz;
-	*hdr_len = (size_t)(nul - b->ptr) + 1;
-	return 0;
-bad:
-	{
-		char hex[GIT_OID_HEXSZ + 1];
-
-		git_error_set(GIT_ERROR_ODB, "loose object %s has a corrupt header",
-			      git_oid_tostr(hex, sizeof(hex), oid));
+	if ((*type_out = git_object_string2type(tname)) == GIT_OBJECT_INVALID || end != nul ||
+	    errno || sz > SIZE_MAX / 2) {
+		error = guard_corrupt(oid, "bad header");
+		goto done;
 	}
-	return -1;
+	size = (size_t)sz;
+	*len_out = size;
+	if (!data_out)
+		goto done;
+	hdr_len = (size_t)(nul - hdr) + 1;
+	if (have - hdr_len > size) {
+		error = guard_corrupt(oid, "longer than its header says");
+		goto done;
+	}
+	if (!(data = git_odb_backend_data_alloc(&g->parent, size + 1))) {
+		error = -1;
+		goto done;
+	}
+	memcpy(data, hdr + hdr_len, have - hdr_len);
+	zs.next_out = (Bytef *)data + (have - hdr_len);
+	zs.avail_out = (uInt)(size + 1 - (have - hdr_len)); /* +1 to notice excess bytes */
+	while (zrc == Z_OK) {
+		uInt before = zs.avail_out;
+
+		zrc = inflate(&zs, Z_FINISH);
+		if (zrc != Z_STREAM_END && zs.avail_out == before)
+			break;
+		if (zrc == Z_BUF_ERROR && zs.avail_out > 0)
+			break;
+		if (zrc == Z_BUF_ERROR)
+			zrc = Z_OK;
+	}
+	if (zrc != Z_STREAM_END) {
+		error = guard_corrupt(oid, "truncated or damaged zlib stream");
+		goto done;
+	}
+	if (zs.avail_out != 1) {
+		error = guard_corrupt(oid, "size differs from its header");
+		goto done;
+	}
+	*data_out = data;
+	data = NULL;
+done:
+	inflateEnd(&zs);
+	git_odb_backend_data_free(&g->parent, data);
+	free(file);
+	return error;
 }
 
 static int guard_read(void **data_out, size_t *len_out, git_object_t *type_out,
 		      git_odb_backend *be, const git_oid *oid)
 {
-	struct buf b = BUF_INIT;
-	size_t size, hdr;
-	int error;
-
-	if ((error = guard_inflate(&b, (struct guard_backend *)be, oid, 0)) < 0 ||
-	    (error = guard_header(type_out, &size, &hdr, &b, oid)) < 0)
-		goto done;
-	if (b.len - hdr != size) {
-		char hex[GIT_OID_HEXSZ + 1];
-
-		git_error_set(GIT_ERROR_ODB, "loose object %s: %zu bytes, header says %zu",
-			      git_oid_tostr(hex, sizeof(hex), oid), b.len - hdr, size);
-		error = -1;
-		goto done;
-	}
-	if (!(*data_out = git_odb_backend_data_alloc(be, size ? size : 1))) {
-		error = -1;
-		goto done;
-	}
-	memcpy(*data_out, b.ptr + hdr, size);
-	*len_out = size;
-done:
-	buf_release(&b);
-	return error;
+	return guard_load(data_out, len_out, type_out, (struct guard_backend *)be, oid);
 }
 
 static int guard_read_header(size_t *len_out, git_object_t *type_out, git_odb_backend *be,
 			     const git_oid *oid)
 {
-	struct buf b = BUF_INIT;
-	size_t hdr;
-	int error;
-
-	if ((error = guard_inflate(&b, (struct guard_backend *)be, oid, 1)) == 0)
-		error = guard_header(type_out, len_out, &hdr, &b, oid);
-	buf_release(&b);
-	return error;
+	return guard_load(NULL, len_out, type_out, (struct guard_backend *)be, oid);
 }
 
 static void guard_free(git_odb_backend *be)
