@@ -198,6 +198,25 @@ static void test_commit_versions(void **state)
 		assert_string_equal(out, "refs/heads/main\n");
 		assert_int_equal(run(out, sizeof(out), "git --git-dir=%s fsck --strict 2>&1",
 				     f->git_dir), 0);
+
+		/* After git gc everything is packed: still readable, tags and all. */
+		assert_int_equal(run(out, sizeof(out), "git --git-dir=%s gc -q --prune=now 2>&1",
+				     f->git_dir), 0);
+		history_free(f->h);
+		assert_int_equal(history_open(&f->h, f->git_dir), 0);
+		check_invariants(f->h);
+		{
+			struct buf b = BUF_INIT;
+			struct history_version r;
+
+			assert_int_equal(history_read(&b, f->h, v1.commit, "images.tsv"), 0);
+			assert_string_equal(b.ptr, "ab\tjpg\n");
+			buf_release(&b);
+			snprintf(expect, sizeof(expect), "%.8s", v2.commit);
+			assert_int_equal(history_resolve(&r, f->h, expect), 0);
+			assert_int_equal(r.number, 2);
+			history_version_release(&r);
+		}
 	}
 	history_version_release(&v1);
 	history_version_release(&v2);
