@@ -61,6 +61,7 @@ struct incoming {
 	size_t ghost_next;
 };
 
+static int spool_start(struct fs *fs, const char *name, struct spool **out);
 static const struct node_ops incoming_dir_ops, spool_ops, ghost_ops, rejected_dir_ops,
 	rejected_file_ops;
 
@@ -258,27 +259,39 @@ static int spool_truncate(struct fs *fs, struct node *n, struct fh *fh, off_t si
 	return 0;
 }
 
+/*
+ * Whether closing `fh` should ingest its spool now: its last writer is
+ * closing, it is still listed, and its name is final (rsync's temporary
+ * files are ingested at their rename).  Fills `name`.
+ */
+static int ready_to_ingest(struct incoming *in, struct spool *s, struct fh *fh, char *name)
+{
+	int ready;
+
+	pthread_mutex_lock(&in->lock);
+	ready = fh->writable && s->writers == 1 && find_spool(in, s->name, NULL) == s &&
+		!is_rsync_temp(s->name);
+	snprintf(name, CATALOG_NAME_MAX, "%s", s->name);
+	pthread_mutex_unlock(&in->lock);
+	return ready;
+}
+
+/*
+ * close(2): ingest once something was written, so the writer's close()
+ * returns after the image is in the catalog.  A close before any write
+ * (a shell's `> file` closes a dup'ed descriptor first) does nothing.
+ */
 static int spool_flush(struct fs *fs, struct fh *fh)
 {
 	struct spool *s = fh->priv;
-	struct incoming *in = fs->incoming;
 	char name[CATALOG_NAME_MAX];
-	int last_writer, wrote, listed;
+	int wrote;
 
-	if (!fh->writable)
-		return 0;
-	pthread_mutex_lock(&in->lock);
-	last_writer = s->writers == 1;
-	listed = find_spool(in, s->name, NULL) == s;
-	snprintf(name, sizeof(name), "%s", s->name);
-	pthread_mutex_unlock(&in->lock);
 	pthread_mutex_lock(&s->mu);
 	wrote = s->wrote;
 	pthread_mutex_unlock(&s->mu);
-	/* rsync's temporary files are ingested at their rename. */
-	if (!listed || !last_writer || is_rsync_temp(name))
+	if (!wrote || !ready_to_ingest(fs->incoming, s, fh, name))
 		return 0;
-	(void)wrote; /* an empty file is ingested too: it is rejected, and kept */
 	return ingest_now(fs, s, name);
 }
 
@@ -286,9 +299,13 @@ static void spool_release(struct fs *fs, struct fh *fh)
 {
 	struct spool *s = fh->priv;
 	struct incoming *in = fs->incoming;
+	char name[CATALOG_NAME_MAX];
 
 	if (!s)
 		return;
+	/* A file closed without a write (empty) is ingested, i.e. rejected, here. */
+	if (ready_to_ingest(in, s, fh, name))
+		ingest_now(fs, s, name);
 	pthread_mutex_lock(&in->lock);
 	if (fh->writable)
 		s->writers--;
@@ -324,13 +341,27 @@ static int ghost_getattr(struct fs *fs, struct node *n, struct stat *st)
 
 static int ghost_truncate(struct fs *fs, struct node *n, struct fh *fh, off_t size)
 {
-	(void)fs; (void)n; (void)fh; (void)size;
-	return -EROFS;
+	/* Through an open handle it is the new upload's spool; by path, nothing to cut. */
+	return fh && fh->priv ? spool_truncate(fs, n, fh, size) : size == 0 ? 0 : -EROFS;
+}
+
+/* Writing a just-ingested name again (cp of a second file with that name) starts a new upload. */
+static int ghost_open(struct fs *fs, struct node *n, struct fh *fh)
+{
+	if (!fh->writable)
+		return -EACCES; /* the bytes live in images/ now */
+	fh->direct_io = 1;
+	return spool_start(fs, n->name, (struct spool **)&fh->priv);
 }
 
 static const struct node_ops ghost_ops = {
 	.kind = "incoming-done",
 	.getattr = ghost_getattr,
+	.open = ghost_open,
+	.read = spool_read,
+	.write = spool_write,
+	.flush = spool_flush,
+	.release = spool_release,
 	.truncate = ghost_truncate,
 };
 
@@ -387,15 +418,13 @@ static int incoming_list(struct fs *fs, struct node *dir, struct dirlist *out)
 	return error;
 }
 
-static int incoming_create(struct fs *fs, struct node *dir, const char *name, mode_t mode,
-			   struct node_spec *out, struct fh *fh)
+/* Start a spool for `name` and list it; the caller gets one reference (its handle's). */
+static int spool_start(struct fs *fs, const char *name, struct spool **out)
 {
 	struct incoming *in = fs->incoming;
-	struct spool *s;
+	struct spool *s, **link;
 	int error;
 
-	(void)dir;
-	(void)mode;
 	if (!strcmp(name, REJECTED_DIR) || strlen(name) >= CATALOG_NAME_MAX)
 		return -EINVAL;
 	if (!(s = calloc(1, sizeof(*s))) || !(s->name = strdup(name))) {
@@ -403,34 +432,47 @@ static int incoming_create(struct fs *fs, struct node *dir, const char *name, mo
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&s->mu, NULL);
+	s->refs = 1;
 	snprintf(s->path, sizeof(s->path), "%s/incoming-XXXXXX", blob_tmp_dir(fs->repo->blobs));
 	if ((s->fd = mkstemp(s->path)) < 0) {
 		error = err_set(-errno, "incoming: cannot create a spool file: %s", strerror(errno));
 		LOG_E("%s", err_last());
-		s->refs = 1;
 		spool_unref(in, s);
 		return error;
 	}
 	if ((error = blob_hasher_new(&s->hasher)) < 0) {
 		unlink(s->path);
-		s->refs = 1;
 		spool_unref(in, s);
 		return error;
 	}
 	pthread_mutex_lock(&in->lock);
-	if (find_spool(in, name, NULL)) {
-		pthread_mutex_unlock(&in->lock);
-		unlink(s->path);
-		s->refs = 1;
-		spool_unref(in, s);
-		return -EEXIST;
+	struct spool *old = find_spool(in, name, &link);
+	if (old) {
+		/* O_CREAT without O_EXCL on a file still being written: replace it. */
+		*link = old->next;
+		unlink(old->path);
 	}
 	s->refs = 2; /* the list and the handle */
 	s->writers = 1;
 	s->next = in->spools;
 	in->spools = s;
 	pthread_mutex_unlock(&in->lock);
+	if (old)
+		spool_unref(in, old);
+	*out = s;
+	return 0;
+}
 
+static int incoming_create(struct fs *fs, struct node *dir, const char *name, mode_t mode,
+			   struct node_spec *out, struct fh *fh)
+{
+	struct spool *s;
+	int error;
+
+	(void)dir;
+	(void)mode;
+	if ((error = spool_start(fs, name, &s)) < 0)
+		return error;
 	out->ops = &spool_ops;
 	out->mode = S_IFREG | 0644;
 	out->flags = NODE_WRITABLE;

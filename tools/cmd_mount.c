@@ -26,7 +26,7 @@ int cmd_mount(struct cli *cli, int argc, char **argv)
 	int c, error;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+fdo:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "fdo:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f': opts.foreground = 1; break;
 		case 'd': opts.debug = opts.foreground = 1; break;
