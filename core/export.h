@@ -45,6 +45,10 @@ struct export_ann {
 	double x_min, y_min, x_max, y_max;
 };
 
+/* Defaults the config layer applies (export_build() maps split 0 to 0.8). */
+#define EXPORT_SPLIT_DEFAULT 0.8
+#define EXPORT_SEED_DEFAULT 42
+
 struct export_params {
 	const char *label_set;
 	double split;         /* fraction of images in train, (0, 1]; default 0.8 */
@@ -61,6 +65,13 @@ struct export;
  * may come in any order, each image's boxes contiguous at
  * anns[first_ann .. first_ann + n_anns).  -EINVAL for a box whose class_id
  * is >= n_classes or an ann range out of bounds.
+ *
+ * Also -EINVAL (with a message) for: an id that is not 32 lowercase hex
+ * digits, an ext that is not 1-7 of [a-z0-9], width or height <= 0, a
+ * non-finite box coordinate, an id listed twice, a NULL/empty/non-UTF-8
+ * class name, a missing label_set, a root not starting with '/', a split
+ * outside (0, 1] (0 means EXPORT_SPLIT_DEFAULT).  version NULL means
+ * "working".  The params strings are copied.  -ENOMEM.
  */
 int export_build(struct export **out, const struct export_params *params,
 		 const char *const *classes, size_t n_classes,
