@@ -1002,6 +1002,20 @@ int vk_cmd_fill(struct vk_cmd *c, struct vk_mem dst, uint64_t off, uint64_t byte
 	return after_command(c, "fill", 0, (double)bytes);
 }
 
+int vk_cmd_fill_pool(struct vk_cmd *c, struct vk_pool *pool, uint32_t value)
+{
+	int error;
+
+	for (struct vk_block *b = pool->blocks; b; b = b->next) {
+		if (!b->fill)
+			continue;
+		vkCmdFillBuffer(c->cb, b->buf, 0, b->fill, value);
+		if ((error = after_command(c, "fill", 0, (double)b->fill)) < 0)
+			return error;
+	}
+	return 0;
+}
+
 int vk_cmd_end(struct vk_cmd *c)
 {
 	VkMemoryBarrier mb = {

@@ -155,6 +155,8 @@ int vk_cmd_copy(struct vk_cmd *c, struct vk_mem dst, uint64_t doff, struct vk_me
 /* Fill `bytes` (a multiple of 4) of `dst` from `off` with the 32-bit `value`. */
 int vk_cmd_fill(struct vk_cmd *c, struct vk_mem dst, uint64_t off, uint64_t bytes,
 		uint32_t value);
+/* Fill everything handed out from `pool` since its last reset (one command per block). */
+int vk_cmd_fill_pool(struct vk_cmd *c, struct vk_pool *pool, uint32_t value);
 int vk_cmd_end(struct vk_cmd *c);
 /* Submit the recorded buffer and wait for it (one submit, one fence). */
 int vk_cmd_submit(struct vk_cmd *c);
