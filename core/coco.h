@@ -42,9 +42,16 @@ struct coco {
 	size_t n_images;
 	struct coco_ann *anns;
 	size_t n_anns;
+	/*
+	 * Private to coco.c: array capacities and the sorted id index behind
+	 * coco_category()/coco_image().  Change the arrays only through
+	 * coco_add_*(); a struct filled by hand (priv == NULL) still works,
+	 * with linear lookups.
+	 */
+	struct coco_priv *priv;
 };
 
-#define COCO_INIT { NULL, 0, NULL, 0, NULL, 0 }
+#define COCO_INIT { NULL, 0, NULL, 0, NULL, 0, NULL }
 
 /* Parse `len` bytes of JSON into `out` (caller releases).  -EINVAL with a message. */
 int coco_parse(struct coco *out, const char *json, size_t len);
@@ -52,7 +59,12 @@ int coco_parse(struct coco *out, const char *json, size_t len);
 int coco_load_file(struct coco *out, const char *path);
 void coco_release(struct coco *c);
 
-/* Append to a coco under construction (used by exporters and the generator). */
+/*
+ * Append to a coco under construction (used by exporters and the generator).
+ * Strings are copied.  -EEXIST for an id already present (category, image),
+ * -EINVAL for a NULL/empty or non-UTF-8 string, -ENOMEM.  Adding ids in
+ * ascending order is O(1) each; out of order costs a sorted insert.
+ */
 int coco_add_category(struct coco *c, int64_t id, const char *name);
 int coco_add_image(struct coco *c, int64_t id, const char *file_name, int64_t w, int64_t h);
 int coco_add_ann(struct coco *c, int64_t image_id, int64_t category_id, double x, double y,
@@ -62,12 +74,18 @@ int coco_add_ann(struct coco *c, int64_t image_id, int64_t category_id, double x
  * Serialize in CVAT's layout and key order (licenses, info, categories,
  * images, annotations; each annotation with segmentation [], area w*h,
  * iscrowd 0, attributes {occluded: false, rotation: 0.0}).  Numbers are
- * written exactly enough to round-trip a double (%.17g, always with a
- * decimal point, so 10 prints as 10.0).  Appends to `out`.
+ * written exactly enough to round-trip a double (the shortest of %.15g,
+ * %.16g, %.17g that reads back to the same value, always with a decimal
+ * point, so 10 prints as 10.0), so coco_parse(coco_write(c)) == c.
+ * Appends to `out`; -EINVAL (message) for a non-finite bbox value.
  */
 int coco_write(struct buf *out, const struct coco *c);
 
-/* Lookups by id (linear or indexed; NULL if absent).  Borrowed. */
+/*
+ * Lookups by id: O(log n) through the index kept by coco_parse() and
+ * coco_add_*(), linear for a hand-filled struct.  NULL if absent.  Borrowed
+ * until the next coco_add_*() or coco_release().
+ */
 const struct coco_category *coco_category(const struct coco *c, int64_t id);
 const struct coco_image *coco_image(const struct coco *c, int64_t id);
 

@@ -15,6 +15,7 @@ static const struct cli_cmd commands[] = {
 	{ "mount", cmd_mount, "DIR MOUNTPOINT [-f] [-o OPTS]", "serve a dataset as a file system" },
 	{ "umount", cmd_umount, "MOUNTPOINT", "unmount a dataset" },
 	{ "ingest", cmd_ingest, "[--source ID] FILE|DIR...", "add JPEG/PNG images to the dataset" },
+	{ "images", cmd_images, "", "list the images in the catalog" },
 	{ "fsck", cmd_fsck, "[DIR]", "re-hash every blob and check the catalog against the store" },
 	{ "gen-shapes", cmd_gen_shapes, "OUTDIR --count N [--size WxH] [--seed S]",
 	  "generate synthetic shape images with a COCO file of their boxes" },
