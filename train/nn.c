@@ -351,6 +351,16 @@ int nn_param_read(struct nn *nn, size_t i, float *out)
 	return tensor_download(nn->vk, out, &t);
 }
 
+int nn_param_grad_read(struct nn *nn, size_t i, float *out)
+{
+	struct tensor t;
+
+	if (!nn->finalized || i >= nn->n_params || nn->params[i].info.buffer)
+		return err_set(-EINVAL, "nn_param_grad_read: no trainable parameter %zu", i);
+	t = pview(nn, i, &nn->G);
+	return tensor_download(nn->vk, out, &t);
+}
+
 int nn_param_write(struct nn *nn, size_t i, const float *in)
 {
 	struct tensor t;

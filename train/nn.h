@@ -70,6 +70,8 @@ const struct nn_param_info *nn_param(const struct nn *nn, size_t i);
 /* Synchronous copies of parameter i (numel floats). */
 int nn_param_read(struct nn *nn, size_t i, float *out);
 int nn_param_write(struct nn *nn, size_t i, const float *in);
+/* The accumulated gradient of trainable parameter i (zeroed by each optimizer step). */
+int nn_param_grad_read(struct nn *nn, size_t i, float *out);
 /* Number of trainable scalars. */
 uint64_t nn_n_trainable(const struct nn *nn);
 
