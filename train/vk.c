@@ -68,6 +68,7 @@ struct vk {
 	uint32_t qfamily;
 	uint32_t mt_device, mt_host; /* memory type indices */
 	int device_host_visible;     /* mt_device is HOST_VISIBLE|HOST_COHERENT */
+	int prof_at_exit;            /* DSFS_VK_PROFILE=1: print the profile in vk_free() */
 	struct vk_info info;
 	double ts_period;            /* ns per timestamp tick */
 	uint64_t ts_mask;
@@ -356,6 +357,7 @@ int vk_open(struct vk **out, const struct vk_opts *opts)
 		vk->ts_mask = bits >= 64 ? UINT64_MAX : (1ull << bits) - 1;
 	}
 	in->profiling = opts->profile > 0 || (opts->profile < 0 && env_flag("DSFS_VK_PROFILE"));
+	vk->prof_at_exit = opts->profile < 0 && in->profiling;
 	if (in->profiling && !vk->ts_mask) {
 		LOG_W("vulkan: %s has no compute timestamps; profiling disabled", in->name);
 		in->profiling = 0;
@@ -407,6 +409,10 @@ void vk_free(struct vk *vk)
 {
 	if (!vk)
 		return;
+	if (vk->prof_at_exit && vk->n_prof) {
+		fprintf(stderr, "vulkan profile (%s):\n", vk->info.name);
+		vk_prof_print(vk, stderr);
+	}
 	if (vk->dev) {
 		vkDeviceWaitIdle(vk->dev);
 		vk_pool_free(vk->staging);
