@@ -26,6 +26,8 @@ static const struct cli_cmd commands[] = {
 	{ "labelset", cmd_verb, "[--name NAME] [--classes a,b,c]",
 	  "create a label set or append classes (same as ctl/labelset)" },
 	{ "fsck", cmd_fsck, "[DIR]", "re-hash every blob and check the catalog against the store" },
+	{ "bench-ops", cmd_bench_ops, "[--reps N] [--sweep] [--quick]",
+	  "measure the Vulkan training engine (SGEMM, conv passes, a training step)" },
 	{ "gen-shapes", cmd_gen_shapes, "OUTDIR --count N [--size WxH] [--seed S]",
 	  "generate synthetic shape images with a COCO file of their boxes" },
 };
