@@ -60,6 +60,15 @@ int coco_load_file(struct coco *out, const char *path);
 void coco_release(struct coco *c);
 
 /*
+ * Semi-private, for tests: coco_parse() with its JSON reader chosen.
+ * COCO__AUTO is coco_parse(); COCO__JANSSON always parses with jansson;
+ * COCO__FAST only with the fast reader (-EAGAIN where it would defer to
+ * jansson: any syntax error and a few rare constructs).
+ */
+enum { COCO__AUTO, COCO__JANSSON, COCO__FAST };
+int coco__parse_mode(struct coco *out, const char *json, size_t len, int mode);
+
+/*
  * Append to a coco under construction (used by exporters and the generator).
  * Strings are copied.  -EEXIST for an id already present (category, image),
  * -EINVAL for a NULL/empty or non-UTF-8 string, -ENOMEM.  Adding ids in
