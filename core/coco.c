@@ -2,11 +2,13 @@
  * COCO 1.0 instances files in CVAT's layout (see coco.h and
  * shared/api/CVAT.md sec. 7).
  *
- * Parsing goes through jansson's tree: a 100k-annotation file is ~20 MB of
- * JSON and loads in a fraction of a second, so a streaming parser would buy
- * little.  The tree is walked once and copied into flat arrays; jansson
- * types never leave this file.  Every structural check names the JSON path
- * of the offending value, because the user fixing a hand-edited or
+ * Parsing: a small JSON reader of our own builds a tree of only the keys
+ * COCO needs (see "a small read-only JSON tree" below for why not jansson's
+ * tree: 0.23 s instead of 1.8 s for 100k annotations); jansson parses
+ * whenever that reader is unsure, which includes every syntax error, so
+ * messages about bad JSON are jansson's.  The tree is walked once and
+ * copied into flat arrays.  Every structural check names the JSON path of
+ * the offending value, because the user fixing a hand-edited or
  * third-party file needs to find it.
  *
  * Writing does not build a jansson tree: it prints straight into a buf,
@@ -417,6 +419,7 @@ struct arena_blk {
 
 struct arena {
 	struct arena_blk *head;
+	size_t next_cap; /* 4 KiB doubling to 1 MiB: small files stay small */
 };
 
 static void *arena_alloc(struct arena *a, size_t size)
@@ -425,7 +428,11 @@ static void *arena_alloc(struct arena *a, size_t size)
 
 	size = (size + 15) & ~(size_t)15;
 	if (!b || b->cap - b->used < size) {
-		size_t cap = size > ((size_t)1 << 20) ? size : (size_t)1 << 20;
+		size_t cap = a->next_cap < 4096 ? 4096 : a->next_cap;
+		if (cap < ((size_t)1 << 20))
+			a->next_cap = 2 * cap;
+		if (cap < size)
+			cap = size;
 		if (!(b = malloc(sizeof(*b) + cap)))
 			return NULL;
 		b->next = a->head;
@@ -1116,7 +1123,7 @@ static int parse_tree(struct coco *out, const struct jv *root)
 
 int coco__parse_mode(struct coco *out, const char *json, size_t len, int mode)
 {
-	struct arena arena = { NULL };
+	struct arena arena = { NULL, 0 };
 	json_t *root = NULL;
 	json_error_t jerr;
 	struct jv tree;
