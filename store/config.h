@@ -36,7 +36,8 @@ int config_get_bool(const struct config *cfg, const char *key, int def, int *out
  * Read a secret named by the config: if `<key>_env` names an environment
  * variable that is set, its value; else if `<key>_file` names a file, its
  * first line, refusing (-EACCES, message names the key) a file readable by
- * group or others.  -ENOENT if neither is configured.  *out is malloc'ed;
+ * group or others.  A relative `<key>_file` is taken relative to the
+ * directory of the loaded dsfs.yaml.  -ENOENT if neither is configured.  *out is malloc'ed;
  * the caller frees it.  The secret itself is never put in an error message.
  */
 int config_secret(char **out, const struct config *cfg, const char *key);

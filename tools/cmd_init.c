@@ -1,7 +1,32 @@
+/* dsfs init DIR: create an empty dataset repository. */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/repo.h"
 #include "tools/cli.h"
+#include "util/err.h"
+
 int cmd_init(struct cli *cli, int argc, char **argv)
 {
-	(void)cli; (void)argc; (void)argv;
-	cli_error("init: not built yet");
-	return 1;
+	const char *dir;
+	int error;
+
+	if (cli_wants_help(argc, argv)) {
+		printf("usage: dsfs init DIR\n\n"
+		       "Create an empty dataset in DIR (created if missing): catalog.db, objects/,\n"
+		       "dsfs.yaml with defaults, and the label set 'default'.  DIR may also come\n"
+		       "from --repo or $DSFS_REPO.\n");
+		return 0;
+	}
+	if (argc > 2)
+		return cli_usage("init");
+	dir = argc == 2 ? argv[1] : cli->repo;
+	err_clear();
+	if ((error = repo_init(dir)) < 0) {
+		cli_error("init: %s", err_msg(error));
+		return 1;
+	}
+	if (!cli->quiet)
+		printf("initialized empty dsfs dataset in %s\n", dir);
+	return 0;
 }

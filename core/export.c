@@ -1,0 +1,593 @@
+/*
+ * The export index (see export.h) and the generators of its files.
+ *
+ * Layout: export_build() sorts the image array it was given by (split,
+ * image id), so each split is one contiguous, id-ordered run of the same
+ * array: train is images[0 .. n_train), val is images[n_train .. n).  That
+ * gives export_image_at() in O(1) and export_find() as a binary search
+ * without a second allocation, and it fixes the order every generator walks
+ * in, which is what makes the output byte-identical for equal inputs no
+ * matter in which order the catalog handed the images over.  The boxes are
+ * left where they are; images point into them by range.
+ *
+ * Formats are those the consumers read, not ours to vary:
+ *  - labels: Ultralytics YOLO txt, "class cx cy w h" normalized to [0,1]
+ *    with 6 decimals, one line per box, an empty file for a negative;
+ *  - dataset.yaml: Ultralytics' dataset file (path/train/val/nc/names);
+ *    strings that YAML 1.1 (PyYAML, which Ultralytics uses) would read as
+ *    something else are double-quoted;
+ *  - COCO: written by coco_write() (CVAT's layout) from a struct coco that
+ *    borrows a string pool built here, so exporter and importer share one
+ *    serializer and the file parses back with coco_parse().
+ * No generator writes a timestamp or anything else not in the index.
+ */
+#include "core/export.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "core/coco.h"
+#include "util/buf.h"
+#include "util/err.h"
+
+struct export {
+	struct export_params params; /* strings point at the copies below */
+	char *label_set, *version, *root;
+	char **classes;
+	size_t n_classes;
+	struct export_image *images; /* sorted by (split, id); see top */
+	size_t n_images;
+	size_t n_split[2];           /* images per split */
+	struct export_ann *anns;
+	size_t n_anns;
+};
+
+/* ---- split ------------------------------------------------------------ */
+
+/*
+ * The top 53 bits of the hash as a double in [0, 1): exact (no rounding),
+ * so the split of an id is the same on every machine.  Only the id and the
+ * seed enter, so adding or removing other images never moves an image.
+ */
+enum export_split export_split_of(const char *image_id, uint64_t seed, double split)
+{
+	uint64_t h = XXH64(image_id, strlen(image_id), seed);
+	double u = (double)(h >> 11) * 0x1p-53;
+
+	return u < split ? EXPORT_TRAIN : EXPORT_VAL;
+}
+
+const char *export_split_name(enum export_split split)
+{
+	return split == EXPORT_TRAIN ? "train" : "val";
+}
+
+int export_split_parse(enum export_split *out, const char *name)
+{
+	if (!strcmp(name, "train"))
+		*out = EXPORT_TRAIN;
+	else if (!strcmp(name, "val"))
+		*out = EXPORT_VAL;
+	else
+		return -ENOENT;
+	return 0;
+}
+
+/* ---- build ------------------------------------------------------------ */
+
+static int utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p) {
+		unsigned char c = *p;
+		int n;
+		uint32_t cp;
+
+		if (c < 0x80) {
+			p++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			n = 1, cp = c & 0x1f;
+		} else if ((c & 0xf0) == 0xe0) {
+			n = 2, cp = c & 0x0f;
+		} else if ((c & 0xf8) == 0xf0) {
+			n = 3, cp = c & 0x07;
+		} else {
+			return 0;
+		}
+		for (int k = 1; k <= n; k++) {
+			if ((p[k] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (p[k] & 0x3f);
+		}
+		/* Overlong forms, surrogates and values past U+10FFFF. */
+		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+			return 0;
+		p += n + 1;
+	}
+	return 1;
+}
+
+static int id_valid(const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < 33 && id[i]; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
+			return 0;
+	return i == 32;
+}
+
+static int ext_valid(const char *ext)
+{
+	size_t i;
+
+	for (i = 0; i < 8 && ext[i]; i++)
+		if (!((ext[i] >= '0' && ext[i] <= '9') || (ext[i] >= 'a' && ext[i] <= 'z')))
+			return 0;
+	return i > 0 && i < 8;
+}
+
+static int cmp_image(const void *a, const void *b)
+{
+	const struct export_image *x = a, *y = b;
+
+	if (x->split != y->split)
+		return x->split < y->split ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+/* Everything export_build() checks about one image and its boxes. */
+static int check_image(const struct export_image *im, size_t i, size_t n_classes,
+		       const struct export_ann *anns, size_t n_anns)
+{
+	if (!id_valid(im->id))
+		return err_set(-EINVAL, "export: image %zu: id is not 32 lowercase hex digits", i);
+	if (!ext_valid(im->ext))
+		return err_set(-EINVAL, "export: image %s: bad extension", im->id);
+	if (im->width <= 0 || im->height <= 0)
+		return err_set(-EINVAL, "export: image %s: size %" PRId64 "x%" PRId64
+				" (boxes cannot be normalized)", im->id, im->width, im->height);
+	if ((uint64_t)im->first_ann + im->n_anns > n_anns)
+		return err_set(-EINVAL, "export: image %s: boxes [%" PRIu32 ", +%" PRIu32
+				") out of range (%zu boxes)", im->id, im->first_ann, im->n_anns,
+				n_anns);
+	for (uint32_t k = 0; k < im->n_anns; k++) {
+		const struct export_ann *a = &anns[im->first_ann + k];
+
+		if (a->class_id >= n_classes)
+			return err_set(-EINVAL, "export: image %s: box %" PRIu32 ": class id %" PRIu32
+					" out of range (%zu classes)", im->id, k, a->class_id,
+					n_classes);
+		if (!isfinite(a->x_min) || !isfinite(a->y_min) || !isfinite(a->x_max) ||
+		    !isfinite(a->y_max))
+			return err_set(-EINVAL, "export: image %s: box %" PRIu32
+					": not a finite number", im->id, k);
+	}
+	return 0;
+}
+
+static char *dup_or_null(const char *s, int *error)
+{
+	char *d = strdup(s);
+
+	if (!d)
+		*error = -ENOMEM;
+	return d;
+}
+
+int export_build(struct export **out, const struct export_params *params,
+		 const char *const *classes, size_t n_classes,
+		 struct export_image *images, size_t n_images,
+		 struct export_ann *anns, size_t n_anns)
+{
+	struct export *ex = NULL;
+	double split = params->split == 0 ? EXPORT_SPLIT_DEFAULT : params->split;
+	int error = 0;
+
+	*out = NULL;
+	if (!params->label_set || !*params->label_set || !params->root || params->root[0] != '/') {
+		error = err_set(-EINVAL, "export: label set and absolute root are required");
+		goto fail;
+	}
+	if (!(split > 0 && split <= 1)) {
+		error = err_set(-EINVAL, "export: split %g is not in (0, 1]", params->split);
+		goto fail;
+	}
+	for (size_t c = 0; c < n_classes; c++) {
+		if (!classes[c] || !*classes[c] || !utf8_valid(classes[c])) {
+			error = err_set(-EINVAL, "export: class %zu: empty or not UTF-8", c);
+			goto fail;
+		}
+	}
+	for (size_t i = 0; i < n_images; i++)
+		if ((error = check_image(&images[i], i, n_classes, anns, n_anns)) < 0)
+			goto fail;
+
+	if (!(ex = calloc(1, sizeof(*ex))) ||
+	    (n_classes && !(ex->classes = calloc(n_classes, sizeof(*ex->classes))))) {
+		error = -ENOMEM;
+		goto fail;
+	}
+	ex->images = images;
+	ex->n_images = n_images;
+	ex->anns = anns;
+	ex->n_anns = n_anns;
+	images = NULL;
+	anns = NULL;
+	ex->n_classes = n_classes;
+	for (size_t c = 0; c < n_classes; c++)
+		if (!(ex->classes[c] = dup_or_null(classes[c], &error)))
+			goto fail;
+	if (!(ex->label_set = dup_or_null(params->label_set, &error)) ||
+	    !(ex->version = dup_or_null(params->version ? params->version : "working", &error)) ||
+	    !(ex->root = dup_or_null(params->root, &error)))
+		goto fail;
+	ex->params.label_set = ex->label_set;
+	ex->params.version = ex->version;
+	ex->params.root = ex->root;
+	ex->params.split = split;
+	ex->params.seed = params->seed;
+
+	for (size_t i = 0; i < n_images; i++) {
+		struct export_image *im = &ex->images[i];
+
+		im->split = (uint8_t)export_split_of(im->id, params->seed, split);
+		ex->n_split[im->split]++;
+	}
+	if (n_images)
+		qsort(ex->images, n_images, sizeof(*ex->images), cmp_image);
+	/* Sorted, so a duplicate id (always in one split) is a neighbour. */
+	for (size_t i = 1; i < n_images; i++) {
+		if (!strcmp(ex->images[i - 1].id, ex->images[i].id)) {
+			error = err_set(-EINVAL, "export: image %s listed twice", ex->images[i].id);
+			goto fail;
+		}
+	}
+	*out = ex;
+	return 0;
+fail:
+	free(images);
+	free(anns);
+	export_free(ex);
+	return error;
+}
+
+void export_free(struct export *ex)
+{
+	if (!ex)
+		return;
+	for (size_t c = 0; c < ex->n_classes && ex->classes; c++)
+		free(ex->classes[c]);
+	free(ex->classes);
+	free(ex->images);
+	free(ex->anns);
+	free(ex->label_set);
+	free(ex->version);
+	free(ex->root);
+	free(ex);
+}
+
+/* ---- accessors -------------------------------------------------------- */
+
+static size_t split_base(const struct export *ex, enum export_split split)
+{
+	return split == EXPORT_TRAIN ? 0 : ex->n_split[EXPORT_TRAIN];
+}
+
+size_t export_count(const struct export *ex, enum export_split split)
+{
+	return split == EXPORT_TRAIN || split == EXPORT_VAL ? ex->n_split[split] : 0;
+}
+
+const struct export_image *export_image_at(const struct export *ex, enum export_split split,
+					   size_t i)
+{
+	if (i >= export_count(ex, split))
+		return NULL;
+	return &ex->images[split_base(ex, split) + i];
+}
+
+const struct export_image *export_find(const struct export *ex, enum export_split split,
+				       const char *image_id)
+{
+	size_t lo = 0, hi = export_count(ex, split);
+	const struct export_image *base = ex->images + (hi ? split_base(ex, split) : 0);
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(base[mid].id, image_id);
+
+		if (!c)
+			return &base[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+size_t export_n_classes(const struct export *ex)
+{
+	return ex->n_classes;
+}
+
+const char *export_class_name(const struct export *ex, size_t class_id)
+{
+	return class_id < ex->n_classes ? ex->classes[class_id] : NULL;
+}
+
+const struct export_params *export_params(const struct export *ex)
+{
+	return &ex->params;
+}
+
+/* ---- labels ----------------------------------------------------------- */
+
+/* Into [0, 1]; NaN and -0.0 become 0, so "-0.000000" is never printed. */
+static double unit(double v)
+{
+	if (!(v > 0))
+		return 0.0;
+	return v < 1 ? v : 1.0;
+}
+
+int export_label_text(struct buf *out, const struct export *ex, const struct export_image *img)
+{
+	double W = (double)img->width, H = (double)img->height;
+	int error;
+
+	for (uint32_t k = 0; k < img->n_anns; k++) {
+		const struct export_ann *a = &ex->anns[img->first_ann + k];
+
+		error = buf_printf(out, "%" PRIu32 " %.6f %.6f %.6f %.6f\n", a->class_id,
+				   unit((a->x_min + a->x_max) / 2 / W),
+				   unit((a->y_min + a->y_max) / 2 / H),
+				   unit((a->x_max - a->x_min) / W), unit((a->y_max - a->y_min) / H));
+		if (error < 0)
+			return error;
+	}
+	return 0;
+}
+
+/* ---- YAML ------------------------------------------------------------- */
+
+static int ieq(const char *a, const char *b)
+{
+	for (; *a && *b; a++, b++) {
+		char x = *a >= 'A' && *a <= 'Z' ? (char)(*a + 32) : *a;
+
+		if (x != *b)
+			return 0;
+	}
+	return !*a && !*b;
+}
+
+/*
+ * Whether `s` must be quoted to read back as this string.  Conservative:
+ * quoting a string that did not need it is harmless, the reverse is not.
+ * YAML 1.1 (PyYAML) resolves yes/no/on/off/y/n/true/false as booleans,
+ * null/~ as null, and anything starting with a digit, sign or dot may be a
+ * number or a timestamp; indicators at the start, ':' and '#' anywhere,
+ * control characters, quotes and outer blanks all change the parse.
+ */
+static int yaml_needs_quotes(const char *s)
+{
+	static const char *const words[] = { "yes", "no", "y", "n", "true", "false", "on",
+					     "off", "null", "~", "=", "<<" };
+	size_t len = strlen(s);
+
+	if (!len || s[0] == ' ' || s[len - 1] == ' ')
+		return 1;
+	if (strchr("-?:,[]{}#&*!|>'\"%@`+.0123456789", s[0]))
+		return 1;
+	for (const char *p = s; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c < 0x20 || c == 0x7f || strchr(":#\"'\\,[]{}", c))
+			return 1;
+	}
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (ieq(s, words[i]))
+			return 1;
+	return 0;
+}
+
+/* `s` as a YAML scalar: plain when that is safe, else double-quoted. */
+static int put_yaml_str(struct buf *out, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	int error;
+
+	if (!yaml_needs_quotes(s))
+		return buf_puts(out, s);
+	if ((error = buf_put(out, "\"", 1)) < 0)
+		return error;
+	for (const char *p = s; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		char esc[4] = { '\\', 0, 0, 0 };
+		size_t n = 2;
+
+		switch (c) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\t': esc[1] = 't'; break;
+		case '\r': esc[1] = 'r'; break;
+		default:
+			if (c >= 0x20 && c != 0x7f) {
+				esc[0] = (char)c;
+				n = 1;
+			} else {
+				esc[1] = 'x';
+				esc[2] = hex[c >> 4];
+				esc[3] = hex[c & 15];
+				n = 4;
+			}
+		}
+		if ((error = buf_put(out, esc, n)) < 0)
+			return error;
+	}
+	return buf_put(out, "\"", 1);
+}
+
+/* A YAML comment ends at a line break: print anything else, controls as '?'. */
+static int put_comment_str(struct buf *out, const char *s)
+{
+	int error;
+
+	for (const char *p = s; *p; p++) {
+		char c = (unsigned char)*p < 0x20 ? '?' : *p;
+
+		if ((error = buf_put(out, &c, 1)) < 0)
+			return error;
+	}
+	return 0;
+}
+
+/* The shortest %.{15,16,17}g that reads back as `v`, with a '.' if integral. */
+static int put_double(struct buf *out, double v)
+{
+	char num[40];
+
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(num, sizeof(num), "%.*g", prec, v);
+		if (strtod(num, NULL) == v)
+			break;
+	}
+	if (!strpbrk(num, ".en"))
+		strcat(num, ".0");
+	return buf_puts(out, num);
+}
+
+int export_dataset_yaml(struct buf *out, const struct export *ex)
+{
+	int error;
+
+	if ((error = buf_puts(out, "# dsfs export of label set '")) < 0 ||
+	    (error = put_comment_str(out, ex->label_set)) < 0 ||
+	    (error = buf_puts(out, "' (version ")) < 0 ||
+	    (error = put_comment_str(out, ex->version)) < 0 ||
+	    (error = buf_puts(out, ")\npath: ")) < 0 ||
+	    (error = put_yaml_str(out, ex->root)) < 0 ||
+	    (error = buf_printf(out, "\ntrain: images/train\nval: images/val\nnc: %zu\nnames:\n",
+				ex->n_classes)) < 0)
+		return error;
+	for (size_t c = 0; c < ex->n_classes; c++) {
+		if ((error = buf_printf(out, "  %zu: ", c)) < 0 ||
+		    (error = put_yaml_str(out, ex->classes[c])) < 0 ||
+		    (error = buf_put(out, "\n", 1)) < 0)
+			return error;
+	}
+	return 0;
+}
+
+int export_info_yaml(struct buf *out, const struct export *ex)
+{
+	size_t *boxes = NULL; /* [class][split] */
+	size_t negatives[2] = { 0, 0 }, total_boxes[2] = { 0, 0 };
+	int error;
+
+	if (ex->n_classes && !(boxes = calloc(ex->n_classes * 2, sizeof(*boxes))))
+		return -ENOMEM;
+	for (size_t i = 0; i < ex->n_images; i++) {
+		const struct export_image *im = &ex->images[i];
+
+		negatives[im->split] += im->n_anns == 0;
+		total_boxes[im->split] += im->n_anns;
+		for (uint32_t k = 0; k < im->n_anns; k++)
+			boxes[ex->anns[im->first_ann + k].class_id * 2 + im->split]++;
+	}
+	if ((error = buf_puts(out, "# dsfs export info (generated from the catalog)\nlabel_set: ")) < 0 ||
+	    (error = put_yaml_str(out, ex->label_set)) < 0 ||
+	    (error = buf_puts(out, "\nversion: ")) < 0 ||
+	    (error = put_yaml_str(out, ex->version)) < 0 ||
+	    (error = buf_puts(out, "\nsplit: ")) < 0 ||
+	    (error = put_double(out, ex->params.split)) < 0 ||
+	    (error = buf_printf(out,
+				"\nseed: %" PRIu64 "\nnc: %zu\ncounts:\n"
+				"  images:\n    total: %zu\n    train: %zu\n    val: %zu\n"
+				"  boxes:\n    total: %zu\n    train: %zu\n    val: %zu\n"
+				"  negatives:\n    total: %zu\n    train: %zu\n    val: %zu\n"
+				"  classes:\n",
+				ex->params.seed, ex->n_classes, ex->n_images, ex->n_split[0],
+				ex->n_split[1], total_boxes[0] + total_boxes[1], total_boxes[0],
+				total_boxes[1], negatives[0] + negatives[1], negatives[0],
+				negatives[1])) < 0)
+		goto done;
+	for (size_t c = 0; c < ex->n_classes; c++) {
+		if ((error = buf_printf(out, "    - id: %zu\n      name: ", c)) < 0 ||
+		    (error = put_yaml_str(out, ex->classes[c])) < 0 ||
+		    (error = buf_printf(out, "\n      boxes:\n        total: %zu\n"
+					"        train: %zu\n        val: %zu\n",
+					boxes[c * 2] + boxes[c * 2 + 1], boxes[c * 2],
+					boxes[c * 2 + 1])) < 0)
+			goto done;
+	}
+done:
+	free(boxes);
+	return error;
+}
+
+/* ---- COCO ------------------------------------------------------------- */
+
+/*
+ * A struct coco filled by hand (priv == NULL, allowed by coco.h) whose
+ * file names point into one pool: two allocations plus the pool instead of
+ * one per image, and coco_write() stays the only COCO serializer.
+ */
+int export_coco_json(struct buf *out, const struct export *ex, enum export_split split)
+{
+	size_t n = export_count(ex, split), base = n ? split_base(ex, split) : 0, m = 0;
+	struct coco c = COCO_INIT;
+	char *pool = NULL;
+	int error = 0;
+
+	for (size_t i = 0; i < n; i++)
+		m += ex->images[base + i].n_anns;
+	if ((ex->n_classes && !(c.cats = calloc(ex->n_classes, sizeof(*c.cats)))) ||
+	    (n && !(c.images = calloc(n, sizeof(*c.images)))) ||
+	    (n && !(pool = malloc(n * (32 + 1 + 8)))) ||
+	    (m && !(c.anns = calloc(m, sizeof(*c.anns))))) {
+		error = -ENOMEM;
+		goto done;
+	}
+	for (size_t k = 0; k < ex->n_classes; k++) {
+		c.cats[k].id = (int64_t)k + 1;
+		c.cats[k].name = ex->classes[k];
+	}
+	c.n_cats = ex->n_classes;
+	for (size_t i = 0; i < n; i++) {
+		const struct export_image *im = &ex->images[base + i];
+		char *name = pool + i * (32 + 1 + 8);
+
+		snprintf(name, 32 + 1 + 8, "%s.%s", im->id, im->ext);
+		c.images[i] = (struct coco_image){ (int64_t)i + 1, name, im->width, im->height };
+		for (uint32_t k = 0; k < im->n_anns; k++) {
+			const struct export_ann *a = &ex->anns[im->first_ann + k];
+
+			c.anns[c.n_anns] = (struct coco_ann){
+				(int64_t)c.n_anns + 1, (int64_t)i + 1, (int64_t)a->class_id + 1,
+				a->x_min, a->y_min, a->x_max - a->x_min, a->y_max - a->y_min,
+			};
+			c.n_anns++;
+		}
+	}
+	c.n_images = n;
+	error = coco_write(out, &c);
+done:
+	/* Not coco_release(): the names are borrowed from ex and the pool. */
+	free(c.cats);
+	free(c.images);
+	free(c.anns);
+	free(pool);
+	return error;
+}

@@ -1,0 +1,23 @@
+/*
+ * Consistency check of a dataset: every blob re-hashed, every catalog row
+ * and every version's manifest checked against the store.
+ */
+#ifndef DSFS_CORE_FSCK_H
+#define DSFS_CORE_FSCK_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+struct repo;
+
+struct fsck_report {
+	int64_t blobs;     /* blobs re-hashed */
+	int64_t images;    /* catalog rows checked */
+	int64_t orphans;   /* blobs no catalog row names */
+	int64_t problems;  /* each printed to `out` */
+};
+
+/* Run every check, printing one line per problem to `out`.  Negative errno only if the check itself failed. */
+int fsck_run(struct fsck_report *rep, struct repo *repo, FILE *out);
+
+#endif

@@ -1,0 +1,134 @@
+/* Opening and creating dataset repositories (see repo.h). */
+#include "repo.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/blob.h"
+#include "store/catalog.h"
+#include "store/config.h"
+#include "store/history.h"
+#include "util/err.h"
+#include "util/fsutil.h"
+#include "util/log.h"
+
+static const char default_config[] =
+	"# dsfs dataset configuration.  Secrets never go here: name an environment\n"
+	"# variable (*_env) or a 0600 file (*_file) instead.\n"
+	"author:\n"
+	"  name: dsfs\n"
+	"  email: dsfs@localhost\n"
+	"batch:\n"
+	"  size: 10\n"
+	"  order: newest\n"
+	"label_sets:\n"
+	"  default:\n"
+	"    split: 0.8\n"
+	"    seed: 42\n";
+
+int repo_path(char *out, size_t size, const struct repo *repo, const char *rel)
+{
+	if ((size_t)snprintf(out, size, "%s/%s", repo->dir, rel) >= size)
+		return err_set(-ENAMETOOLONG, "path too long: %s/%s", repo->dir, rel);
+	return 0;
+}
+
+int repo_init(const char *dir)
+{
+	char path[PATH_MAX];
+	struct catalog *cat = NULL;
+	int error;
+
+	snprintf(path, sizeof(path), "%s/catalog.db", dir);
+	if (access(path, F_OK) == 0)
+		return err_set(-EEXIST, "%s is already a dsfs dataset", dir);
+	if ((error = fs_mkdir_p(dir, 0755)) < 0)
+		return error;
+	for (const char *const *d = (const char *const[]){ "objects", "tmp", "rejected", NULL }; *d; d++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, *d);
+		if ((error = fs_mkdir_p(path, 0755)) < 0)
+			return error;
+	}
+	snprintf(path, sizeof(path), "%s/dsfs.yaml", dir);
+	if (access(path, F_OK) != 0 &&
+	    (error = fs_write_file_atomic(path, default_config, sizeof(default_config) - 1, 0644)) < 0)
+		return error;
+	/* The catalog last: its presence is what makes DIR a dataset. */
+	snprintf(path, sizeof(path), "%s/catalog.db", dir);
+	if ((error = catalog_open(&cat, path)) < 0)
+		return error;
+	catalog_free(cat);
+	return 0;
+}
+
+int repo_open(struct repo **out, const char *dir)
+{
+	struct repo *repo;
+	char path[PATH_MAX];
+	int error;
+
+	*out = NULL;
+	if (!(repo = calloc(1, sizeof(*repo))))
+		return err_set(-ENOMEM, "out of memory");
+	pthread_mutex_init(&repo->hist_lock, NULL);
+	if (!(repo->dir = realpath(dir, NULL))) {
+		error = err_set(-ENOENT, "%s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	snprintf(path, sizeof(path), "%s/catalog.db", repo->dir);
+	if (access(path, F_OK) != 0) {
+		error = err_set(-ENOENT, "%s is not a dsfs dataset (no catalog.db; run 'dsfs init %s')",
+				dir, dir);
+		goto fail;
+	}
+	if ((error = catalog_open(&repo->cat, path)) < 0 ||
+	    (error = blob_store_open(&repo->blobs, repo->dir)) < 0)
+		goto fail;
+	snprintf(path, sizeof(path), "%s/dsfs.yaml", repo->dir);
+	if ((error = config_load(&repo->cfg, path)) < 0)
+		goto fail;
+	snprintf(path, sizeof(path), "%s/rejected", repo->dir);
+	if ((error = fs_mkdir_p(path, 0755)) < 0 || !(repo->rejected_dir = strdup(path))) {
+		error = error ? error : err_set(-ENOMEM, "out of memory");
+		goto fail;
+	}
+	*out = repo;
+	return 0;
+fail:
+	repo_free(repo);
+	return error;
+}
+
+int repo_history(struct history **out, struct repo *repo)
+{
+	char path[PATH_MAX];
+	int error = 0;
+
+	pthread_mutex_lock(&repo->hist_lock);
+	if (!repo->hist) {
+		snprintf(path, sizeof(path), "%s/git", repo->dir);
+		error = history_open(&repo->hist, path);
+	}
+	*out = repo->hist;
+	pthread_mutex_unlock(&repo->hist_lock);
+	return error;
+}
+
+void repo_free(struct repo *repo)
+{
+	if (!repo)
+		return;
+	history_free(repo->hist);
+	config_free(repo->cfg);
+	blob_store_free(repo->blobs);
+	catalog_free(repo->cat);
+	pthread_mutex_destroy(&repo->hist_lock);
+	free(repo->rejected_dir);
+	free(repo->dir);
+	free(repo);
+}

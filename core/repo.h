@@ -1,0 +1,41 @@
+/*
+ * A dataset repository on disk and the open handles of its modules.
+ *
+ *   DIR/catalog.db   working state (store/catalog)
+ *   DIR/objects/     blobs (store/blob), DIR/tmp/ their staging area
+ *   DIR/git/         history (store/history), opened on first use
+ *   DIR/dsfs.yaml    configuration (store/config)
+ *   DIR/rejected/    files ingest refused, each with a .reason beside it
+ *   DIR/dsfs.log     the daemon's log when it runs in the background
+ */
+#ifndef DSFS_CORE_REPO_H
+#define DSFS_CORE_REPO_H
+
+#include <pthread.h>
+
+struct blob_store;
+struct catalog;
+struct config;
+struct history;
+
+struct repo {
+	char *dir;                 /* absolute path */
+	struct blob_store *blobs;
+	struct catalog *cat;
+	struct config *cfg;
+	char *rejected_dir;        /* DIR/rejected */
+	struct history *hist;      /* opened by repo_history(); protected by hist_lock */
+	pthread_mutex_t hist_lock;
+};
+
+/* Create a new dataset at `dir` (created if missing; must not already be a dataset). */
+int repo_init(const char *dir);
+/* Open the dataset at `dir`.  -ENOENT with a message if it is not one. */
+int repo_open(struct repo **out, const char *dir);
+void repo_free(struct repo *repo);
+/* The history, opened on first call (borrowed from repo). */
+int repo_history(struct history **out, struct repo *repo);
+/* "<dir>/<rel>" into out[size]; -ENAMETOOLONG. */
+int repo_path(char *out, size_t size, const struct repo *repo, const char *rel);
+
+#endif

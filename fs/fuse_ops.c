@@ -1,0 +1,826 @@
+/*
+ * The FUSE low-level adapters and the session.
+ *
+ * Each fs_<op> decodes its arguments, asks the node's ops (fs_int.h), and
+ * sends exactly one reply.  Missing ops map to errors here, in one place:
+ * no lookup/list -> ENOTDIR, no open on a directory -> EISDIR, and any
+ * write to a node that does not take writes -> EROFS.  The inode number
+ * is the node pointer.
+ */
+#define FUSE_USE_VERSION 34
+#include <fuse_lowlevel.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "core/repo.h"
+#include "fs.h"
+#include "fs_int.h"
+#include "store/catalog.h"
+#include "util/err.h"
+#include "util/log.h"
+
+_Static_assert(sizeof(fuse_ino_t) >= sizeof(uintptr_t), "inode numbers hold node pointers");
+
+#define IMMUTABLE_TIMEOUT 86400.0
+#define VOLATILE_TIMEOUT 1.0
+
+static struct fs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static struct node *node_of(struct fs *fs, fuse_ino_t ino)
+{
+	return ino == FUSE_ROOT_ID ? fs->root : (struct node *)(uintptr_t)ino;
+}
+
+static fuse_ino_t ino_of(struct fs *fs, struct node *n)
+{
+	return n == fs->root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)n;
+}
+
+static double timeout_of(const struct node *n)
+{
+	return n->flags & NODE_IMMUTABLE ? IMMUTABLE_TIMEOUT : VOLATILE_TIMEOUT;
+}
+
+static int do_getattr(struct fs *fs, struct node *n, struct stat *st)
+{
+	int error = 0;
+
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino_of(fs, n);
+	st->st_mode = n->mode;
+	st->st_nlink = S_ISDIR(n->mode) ? 2 : 1;
+	st->st_uid = getuid();
+	st->st_gid = getgid();
+	st->st_blksize = 65536;
+	st->st_mtime = st->st_ctime = st->st_atime = fs->mounted_at;
+	if (n->ops->getattr)
+		error = n->ops->getattr(fs, n, st);
+	st->st_blocks = (st->st_size + 511) / 512;
+	return error;
+}
+
+/* Look up `name` in `dir`; on success the child holds one new reference (the kernel's). */
+static int do_lookup(struct fs *fs, struct node *dir, const char *name, struct fuse_entry_param *e)
+{
+	struct node_spec spec = { 0 };
+	struct node *n;
+	int error;
+
+	if (!dir->ops->lookup)
+		return -ENOTDIR;
+	if (!(dir->flags & NODE_IMMUTABLE))
+		fs_check_generation(fs);
+	if ((error = dir->ops->lookup(fs, dir, name, &spec)) < 0)
+		return error;
+	if (!(n = node_get(fs, dir, name, &spec)))
+		return -ENOMEM;
+	memset(e, 0, sizeof(*e));
+	if ((error = do_getattr(fs, n, &e->attr)) < 0) {
+		node_unref(fs, n, 1);
+		return error;
+	}
+	e->ino = ino_of(fs, n);
+	e->attr_timeout = e->entry_timeout = timeout_of(n);
+	return 0;
+}
+
+static void fs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+	conn->max_write = 1 << 20;
+	conn->max_readahead = 1 << 20;
+}
+
+static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	struct fuse_entry_param e;
+	int error = do_lookup(fs, node_of(fs, parent), name, &e);
+
+	if (error)
+		fuse_reply_err(req, -error);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct fs *fs = fs_of(req);
+
+	node_unref(fs, node_of(fs, ino), nlookup);
+	fuse_reply_none(req);
+}
+
+static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	struct fs *fs = fs_of(req);
+
+	for (size_t i = 0; i < count; i++)
+		node_unref(fs, node_of(fs, forgets[i].ino), forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct node *n = node_of(fs, ino);
+	struct stat st;
+	int error;
+
+	(void)fi;
+	if (n->flags & NODE_VOLATILE)
+		fs_check_generation(fs);
+	if ((error = do_getattr(fs, n, &st)) < 0)
+		fuse_reply_err(req, -error);
+	else
+		fuse_reply_attr(req, &st, timeout_of(n));
+}
+
+static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct node *n = node_of(fs, ino);
+	struct stat st;
+	int error = 0;
+
+	if (!(n->flags & NODE_WRITABLE)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		error = n->ops->truncate ? n->ops->truncate(fs, n, fi ? (struct fh *)(uintptr_t)fi->fh
+								   : NULL, attr->st_size)
+					 : -EROFS;
+	}
+	/* Mode, owner and times of a drop-zone file are accepted and not kept. */
+	if (!error)
+		error = do_getattr(fs, n, &st);
+	if (error)
+		fuse_reply_err(req, -error);
+	else
+		fuse_reply_attr(req, &st, timeout_of(n));
+}
+
+static void fs_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	struct fs *fs = fs_of(req);
+	struct node *n = node_of(fs, ino);
+
+	/* Root too: tools decide whether to write beside the data with access(W_OK). */
+	if ((mask & W_OK) && !(n->flags & NODE_WRITABLE))
+		fuse_reply_err(req, EROFS);
+	else if ((mask & X_OK) && !S_ISDIR(n->mode))
+		fuse_reply_err(req, EACCES);
+	else
+		fuse_reply_err(req, 0);
+}
+
+static struct fh *fh_new(struct node *n)
+{
+	struct fh *fh = calloc(1, sizeof(*fh));
+
+	if (fh) {
+		fh->node = n;
+		fh->fd = -1;
+		buf_init(&fh->data);
+	}
+	return fh;
+}
+
+static void fh_free(struct fs *fs, struct fh *fh)
+{
+	if (!fh)
+		return;
+	if (fh->node->ops->release)
+		fh->node->ops->release(fs, fh);
+	if (fh->fd >= 0)
+		close(fh->fd);
+	buf_release(&fh->data);
+	node_unref(fs, fh->node, 1);
+	free(fh);
+}
+
+static void set_open_flags(struct fuse_file_info *fi, struct fh *fh)
+{
+	fi->fh = (uint64_t)(uintptr_t)fh;
+	fi->keep_cache = fh->keep_cache;
+	fi->direct_io = fh->direct_io;
+	fi->noflush = !fh->writable && !fh->node->ops->flush;
+}
+
+static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct node *n = node_of(fs, ino);
+	int wants_write = (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC);
+	struct fh *fh;
+	int error;
+
+	if (S_ISDIR(n->mode)) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	if (wants_write && (!(n->flags & NODE_WRITABLE) || !n->ops->write)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if (!n->ops->open) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	if (n->flags & NODE_VOLATILE)
+		fs_check_generation(fs);
+	if (!(fh = fh_new(n))) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	node_ref(fs, n);
+	fh->writable = wants_write;
+	err_clear();
+	if ((error = n->ops->open(fs, n, fh)) < 0) {
+		if (error != -ENOENT)
+			LOG_W("open %s: %s", n->name, err_msg(error));
+		fh_free(fs, fh);
+		fuse_reply_err(req, -error);
+		return;
+	}
+	if ((fi->flags & O_TRUNC) && n->ops->truncate && (error = n->ops->truncate(fs, n, fh, 0)) < 0) {
+		fh_free(fs, fh);
+		fuse_reply_err(req, -error);
+		return;
+	}
+	set_open_flags(fi, fh);
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		fh_free(fs, fh); /* the open was interrupted */
+}
+
+static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fh *fh = (struct fh *)(uintptr_t)fi->fh;
+	int error;
+
+	(void)ino;
+	if (fh->node->ops->read) {
+		char *dst = malloc(size ? size : 1);
+		size_t got = 0;
+
+		if (!dst) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		if ((error = fh->node->ops->read(fs, fh, dst, size, off, &got)) < 0)
+			fuse_reply_err(req, -error);
+		else
+			fuse_reply_buf(req, dst, got);
+		free(dst);
+	} else if (fh->fd >= 0) {
+		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
+
+		bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+		bv.buf[0].fd = fh->fd;
+		bv.buf[0].pos = off;
+		fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
+	} else {
+		size_t len = fh->data.len;
+
+		if ((uint64_t)off >= len)
+			fuse_reply_buf(req, NULL, 0);
+		else
+			fuse_reply_buf(req, fh->data.ptr + off, size < len - (size_t)off ? size : len - (size_t)off);
+	}
+}
+
+static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fh *fh = (struct fh *)(uintptr_t)fi->fh;
+	int error;
+
+	(void)ino;
+	if (!fh->writable || !fh->node->ops->write) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	err_clear();
+	if ((error = fh->node->ops->write(fs, fh, buf, size, off)) < 0)
+		fuse_reply_err(req, -error);
+	else
+		fuse_reply_write(req, size);
+}
+
+static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fh *fh = (struct fh *)(uintptr_t)fi->fh;
+	int error = 0;
+
+	(void)ino;
+	err_clear();
+	if (fh && fh->node->ops->flush)
+		error = fh->node->ops->flush(fs, fh);
+	fuse_reply_err(req, -error);
+}
+
+static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	fh_free(fs_of(req), (struct fh *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+/* Directory handles hold a snapshot of the listing, so offsets stay stable. */
+struct dirh {
+	struct node *dir;
+	struct dirlist list;
+	const char **names; /* index into list.names */
+};
+
+static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct node *n = node_of(fs, ino);
+	struct dirh *d;
+	const char *p;
+	int error;
+
+	if (!n->ops->list) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	if (!(n->flags & NODE_IMMUTABLE))
+		fs_check_generation(fs);
+	if (!(d = calloc(1, sizeof(*d)))) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	buf_init(&d->list.names);
+	err_clear();
+	if ((error = n->ops->list(fs, n, &d->list)) < 0 ||
+	    !(d->names = malloc((d->list.n + 1) * sizeof(*d->names)))) {
+		error = error ? error : -ENOMEM;
+		LOG_W("list %s: %s", n->name, err_msg(error));
+		dirlist_release(&d->list);
+		free(d);
+		fuse_reply_err(req, -error);
+		return;
+	}
+	p = d->list.names.ptr;
+	for (size_t i = 0; i < d->list.n; i++, p += strlen(p) + 1)
+		d->names[i] = p;
+	node_ref(fs, n);
+	d->dir = n;
+	fi->fh = (uint64_t)(uintptr_t)d;
+	fi->cache_readdir = 0;
+	if (fuse_reply_open(req, fi) == -ENOENT) {
+		node_unref(fs, n, 1);
+		dirlist_release(&d->list);
+		free(d->names);
+		free(d);
+	}
+}
+
+static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi, int plus)
+{
+	struct fs *fs = fs_of(req);
+	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
+	char *buf = malloc(size), *p = buf;
+	size_t rem = size;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	for (size_t i = (size_t)off; i < d->list.n; i++) {
+		const char *name = d->names[i];
+		size_t need;
+
+		if (plus) {
+			struct fuse_entry_param e;
+
+			if (do_lookup(fs, d->dir, name, &e) < 0)
+				continue; /* vanished since opendir */
+			need = fuse_add_direntry_plus(req, p, rem, name, &e, (off_t)i + 1);
+			if (need > rem) {
+				node_unref(fs, node_of(fs, e.ino), 1);
+				break;
+			}
+		} else {
+			struct stat st = { .st_ino = 0 };
+
+			st.st_mode = S_IFREG; /* the type is refined by the lookup that follows */
+			need = fuse_add_direntry(req, p, rem, name, &st, (off_t)i + 1);
+			if (need > rem)
+				break;
+		}
+		p += need;
+		rem -= need;
+	}
+	fuse_reply_buf(req, buf, size - rem);
+	free(buf);
+}
+
+static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	(void)ino;
+	do_readdir(req, size, off, fi, 0);
+}
+
+static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	(void)ino;
+	do_readdir(req, size, off, fi, 1);
+}
+
+static void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	node_unref(fs, d->dir, 1);
+	dirlist_release(&d->list);
+	free(d->names);
+	free(d);
+	fuse_reply_err(req, 0);
+}
+
+static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct node *dir = node_of(fs, parent), *n;
+	struct node_spec spec = { 0 };
+	struct fuse_entry_param e;
+	struct fh *fh;
+	int error;
+
+	if (!dir->ops->create) {
+		fuse_reply_err(req, dir->ops->lookup ? EROFS : ENOTDIR);
+		return;
+	}
+	if (!(fh = fh_new(NULL))) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	err_clear();
+	if ((error = dir->ops->create(fs, dir, name, mode, &spec, fh)) < 0) {
+		free(fh);
+		fuse_reply_err(req, -error);
+		return;
+	}
+	if (!(n = node_get(fs, dir, name, &spec))) {
+		free(fh);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	/* One reference for the kernel's lookup, one for the handle. */
+	node_ref(fs, n);
+	fh->node = n;
+	fh->writable = 1;
+	memset(&e, 0, sizeof(e));
+	do_getattr(fs, n, &e.attr);
+	e.ino = ino_of(fs, n);
+	e.attr_timeout = e.entry_timeout = timeout_of(n);
+	set_open_flags(fi, fh);
+	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+		fh_free(fs, fh);
+		node_unref(fs, n, 1);
+	}
+}
+
+static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+	(void)parent; (void)name; (void)mode; (void)rdev;
+	fuse_reply_err(req, EROFS);
+}
+
+static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	(void)parent; (void)name; (void)mode;
+	fuse_reply_err(req, EROFS);
+}
+
+static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	struct node *dir = node_of(fs, parent);
+
+	fuse_reply_err(req, dir->ops->unlink ? -dir->ops->unlink(fs, dir, name) : EROFS);
+}
+
+static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	(void)parent; (void)name;
+	fuse_reply_err(req, EROFS);
+}
+
+static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		      const char *newname, unsigned int flags)
+{
+	struct fs *fs = fs_of(req);
+	struct node *dir = node_of(fs, parent), *newdir = node_of(fs, newparent);
+
+	if (flags) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (!dir->ops->rename || dir->ops != newdir->ops) {
+		fuse_reply_err(req, dir->ops->rename ? EXDEV : EROFS);
+		return;
+	}
+	fuse_reply_err(req, -dir->ops->rename(fs, dir, name, newdir, newname));
+}
+
+static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs *fs = fs_of(req);
+	struct statvfs sv;
+
+	(void)ino;
+	if (statvfs(fs->repo->dir, &sv) < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_statfs(req, &sv);
+}
+
+static const struct fuse_lowlevel_ops fs_ops = {
+	.init = fs_init,
+	.lookup = fs_lookup,
+	.forget = fs_forget,
+	.forget_multi = fs_forget_multi,
+	.getattr = fs_getattr,
+	.setattr = fs_setattr,
+	.access = fs_access,
+	.open = fs_open,
+	.read = fs_read,
+	.write = fs_write,
+	.flush = fs_flush,
+	.release = fs_release,
+	.opendir = fs_opendir,
+	.readdir = fs_readdir,
+	.readdirplus = fs_readdirplus,
+	.releasedir = fs_releasedir,
+	.create = fs_create,
+	.mknod = fs_mknod,
+	.mkdir = fs_mkdir,
+	.unlink = fs_unlink,
+	.rmdir = fs_rmdir,
+	.rename = fs_rename,
+	.statfs = fs_statfs,
+};
+
+/* ---- invalidation ---- */
+
+struct inval_list {
+	fuse_ino_t *parent;
+	char **name;
+	fuse_ino_t *ino;
+	size_t n, cap;
+};
+
+static void collect_volatile(struct node *n, void *payload)
+{
+	struct inval_list *l = payload;
+
+	if (!(n->flags & NODE_VOLATILE) || l->n == l->cap)
+		return;
+	l->ino[l->n] = (fuse_ino_t)(uintptr_t)n;
+	l->parent[l->n] = n->parent && n->parent->parent ? (fuse_ino_t)(uintptr_t)n->parent
+							  : FUSE_ROOT_ID;
+	l->name[l->n] = strdup(n->name);
+	if (!l->name[l->n])
+		return;
+	n->refs++; /* keep it alive until notified; called under fs->lock */
+	l->n++;
+}
+
+void fs_invalidate_volatile(struct fs *fs)
+{
+	struct inval_list l = { 0 };
+
+	if (!fs->se)
+		return;
+	pthread_mutex_lock(&fs->lock);
+	l.cap = fs->n_nodes;
+	pthread_mutex_unlock(&fs->lock);
+	l.parent = calloc(l.cap + 1, sizeof(*l.parent));
+	l.name = calloc(l.cap + 1, sizeof(*l.name));
+	l.ino = calloc(l.cap + 1, sizeof(*l.ino));
+	if (l.parent && l.name && l.ino)
+		node_foreach(fs, collect_volatile, &l);
+	for (size_t i = 0; i < l.n; i++) {
+		fuse_lowlevel_notify_inval_inode(fs->se, l.ino[i], 0, 0);
+		fuse_lowlevel_notify_inval_entry(fs->se, l.parent[i], l.name[i], strlen(l.name[i]));
+		node_unref(fs, (struct node *)(uintptr_t)l.ino[i], 1);
+		free(l.name[i]);
+	}
+	free(l.parent);
+	free(l.name);
+	free(l.ino);
+}
+
+/* ---- session ---- */
+
+static void *watcher_main(void *arg);
+
+static FILE *open_log(struct repo *repo, const struct fs_mount_opts *opts)
+{
+	char path[PATH_MAX];
+
+	if (opts->log_path)
+		snprintf(path, sizeof(path), "%s", opts->log_path);
+	else
+		repo_path(path, sizeof(path), repo, "dsfs.log");
+	return fopen(path, "a");
+}
+
+static void fuse_log_sink(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	char msg[1024];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	LOG_AT((int)level, "fuse: %s", msg);
+}
+
+int fs_mount_run(struct repo *repo, const struct fs_mount_opts *opts)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_loop_config *loop = NULL;
+	struct fs fs = { .repo = repo };
+	struct node root = { 0 };
+	FILE *logf = NULL;
+	char fsname[PATH_MAX + 16];
+	int error = 0;
+
+	fuse_set_log_func(fuse_log_sink);
+	pthread_mutex_init(&fs.lock, NULL);
+	pthread_mutex_init(&fs.gen_lock, NULL);
+	pthread_cond_init(&fs.watcher_cond, NULL);
+	fs.mounted_at = time(NULL);
+	if (!(fs.mountpoint = realpath(opts->mountpoint, NULL))) {
+		error = err_set(-errno, "mount point %s: %s", opts->mountpoint, strerror(errno));
+		goto done;
+	}
+	if ((error = node_table_init(&fs)) < 0 || (error = incoming_init(&fs)) < 0 ||
+	    (error = views_init(&fs)) < 0)
+		goto done;
+	root.ops = &root_ops;
+	root.mode = S_IFDIR | 0555;
+	root.flags = NODE_IMMUTABLE;
+	root.name = "";
+	root.refs = 1;
+	fs.root = &root;
+	fs.gen = catalog_generation(repo->cat);
+
+	snprintf(fsname, sizeof(fsname), "-ofsname=dsfs:%s,subtype=dsfs", repo->dir);
+	if (fuse_opt_add_arg(&args, "dsfs") || fuse_opt_add_arg(&args, fsname) ||
+	    (opts->debug && fuse_opt_add_arg(&args, "-odebug")) ||
+	    (opts->fuse_opts && *opts->fuse_opts && (fuse_opt_add_arg(&args, "-o") ||
+						     fuse_opt_add_arg(&args, opts->fuse_opts)))) {
+		error = err_set(-ENOMEM, "out of memory");
+		goto done;
+	}
+	fs.se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), &fs);
+	if (!fs.se) {
+		error = err_set(-EINVAL, "cannot start a FUSE session (bad -o options?)");
+		goto done;
+	}
+	if (fuse_set_signal_handlers(fs.se) != 0) {
+		error = err_set(-EIO, "cannot install signal handlers");
+		goto done;
+	}
+	if (fuse_session_mount(fs.se, fs.mountpoint) != 0) {
+		error = err_set(-EIO, "cannot mount on %s (is /dev/fuse available, and the mount point an empty directory?)",
+				fs.mountpoint);
+		goto done;
+	}
+	if (!opts->foreground) {
+		if (!(logf = open_log(repo, opts))) {
+			error = err_set(-errno, "cannot open the log file: %s", strerror(errno));
+			fuse_session_unmount(fs.se);
+			goto done;
+		}
+		log_set_sink(logf);
+	}
+	if (fuse_daemonize(opts->foreground) != 0) {
+		error = err_set(-EIO, "cannot daemonize");
+		fuse_session_unmount(fs.se);
+		goto done;
+	}
+	log_write(LOG_NOTICE, "mounted %s on %s", repo->dir, fs.mountpoint);
+	if (pthread_create(&fs.watcher, NULL, watcher_main, &fs) == 0)
+		fs.watcher_running = 1;
+
+	loop = fuse_loop_cfg_create();
+	fuse_loop_cfg_set_clone_fd(loop, 1);
+	fuse_loop_cfg_set_max_threads(loop, 16);
+	fuse_loop_cfg_set_idle_threads(loop, 8);
+	error = fuse_session_loop_mt(fs.se, loop);
+	if (error > 0)
+		error = 0; /* terminated by a signal */
+	fuse_loop_cfg_destroy(loop);
+
+	if (fs.watcher_running) {
+		pthread_mutex_lock(&fs.gen_lock);
+		fs.stopping = 1;
+		pthread_cond_signal(&fs.watcher_cond);
+		pthread_mutex_unlock(&fs.gen_lock);
+		pthread_join(fs.watcher, NULL);
+	}
+	fuse_session_unmount(fs.se);
+	log_write(LOG_NOTICE, "unmounted %s", fs.mountpoint);
+done:
+	if (fs.se) {
+		fuse_remove_signal_handlers(fs.se);
+		fuse_session_destroy(fs.se);
+	}
+	fuse_opt_free_args(&args);
+	node_table_release(&fs);
+	incoming_release(&fs);
+	views_release(&fs);
+	free(fs.mountpoint);
+	if (logf) {
+		log_set_sink(NULL);
+		fclose(logf);
+	}
+	pthread_cond_destroy(&fs.watcher_cond);
+	pthread_mutex_destroy(&fs.gen_lock);
+	pthread_mutex_destroy(&fs.lock);
+	return error;
+}
+
+/*
+ * The watcher notices changes made by other processes (the dsfs command
+ * line writing the catalog) even while nobody asks the mount anything,
+ * and tells the kernel to drop what it cached.  Kernel notifications go
+ * out from this thread only: sent from inside a request handler they could
+ * deadlock on the directory the kernel has locked for that request.
+ */
+static void *watcher_main(void *arg)
+{
+	struct fs *fs = arg;
+	struct timespec until;
+	int pending;
+
+	pthread_mutex_lock(&fs->gen_lock);
+	while (!fs->stopping) {
+		if (!fs->inval_pending) {
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_nsec += 200 * 1000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&fs->watcher_cond, &fs->gen_lock, &until);
+		}
+		if (fs->stopping)
+			break;
+		pending = fs->inval_pending;
+		fs->inval_pending = 0;
+		pthread_mutex_unlock(&fs->gen_lock);
+		if (!pending)
+			fs_check_generation(fs); /* may set inval_pending for the next turn */
+		else
+			fs_invalidate_volatile(fs);
+		pthread_mutex_lock(&fs->gen_lock);
+	}
+	pthread_mutex_unlock(&fs->gen_lock);
+	return NULL;
+}
+
+void fs_check_generation(struct fs *fs)
+{
+	uint64_t gen = catalog_generation(fs->repo->cat);
+
+	pthread_mutex_lock(&fs->gen_lock);
+	if (gen != fs->gen) {
+		LOG_D("catalog changed (generation %llu): invalidating", (unsigned long long)gen);
+		fs->gen = gen;
+		fs->inval_pending = 1;
+		pthread_cond_signal(&fs->watcher_cond);
+	}
+	pthread_mutex_unlock(&fs->gen_lock);
+}

@@ -1,0 +1,186 @@
+/* The images table (see catalog.h). */
+#include "catalog_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/err.h"
+
+static void read_image(struct catalog_image *img, sqlite3_stmt *st)
+{
+	cat_col_text(img->id, sizeof(img->id), st, 0);
+	cat_col_text(img->ext, sizeof(img->ext), st, 1);
+	img->bytes = sqlite3_column_int64(st, 2);
+	img->width = sqlite3_column_int64(st, 3);
+	img->height = sqlite3_column_int64(st, 4);
+	cat_col_text(img->source, sizeof(img->source), st, 5);
+	cat_col_text(img->ingested_at, sizeof(img->ingested_at), st, 6);
+	cat_col_text(img->name, sizeof(img->name), st, 7);
+}
+
+int catalog_image_add(struct catalog *cat, const struct catalog_image *img)
+{
+	sqlite3_stmt *st;
+	int error;
+
+	pthread_mutex_lock(&cat->lock);
+	if (!(st = cat_stmt(cat, ST_IMAGE_ADD))) {
+		error = -EIO;
+		goto done;
+	}
+	cat_bind_text(st, 1, img->id);
+	cat_bind_text(st, 2, img->ext);
+	sqlite3_bind_int64(st, 3, img->bytes);
+	sqlite3_bind_int64(st, 4, img->width);
+	sqlite3_bind_int64(st, 5, img->height);
+	cat_bind_text(st, 6, img->source);
+	cat_bind_text(st, 7, img->ingested_at);
+	cat_bind_text(st, 8, img->name);
+	if ((error = cat_step_done(cat, st, "add image")) < 0)
+		goto done;
+	if (sqlite3_changes(cat->db) == 0) {
+		error = 1;
+	} else {
+		cat->local_writes++;
+	}
+done:
+	pthread_mutex_unlock(&cat->lock);
+	return error;
+}
+
+int catalog_image_get(struct catalog *cat, const char *id, struct catalog_image *out)
+{
+	sqlite3_stmt *st;
+	int rc, error = 0;
+
+	pthread_mutex_lock(&cat->lock);
+	if (!(st = cat_stmt(cat, ST_IMAGE_GET))) {
+		error = -EIO;
+		goto done;
+	}
+	cat_bind_text(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		read_image(out, st);
+	else if (rc == SQLITE_DONE)
+		error = -ENOENT;
+	else
+		error = cat_errno(cat, rc, "get image");
+	sqlite3_reset(st);
+done:
+	pthread_mutex_unlock(&cat->lock);
+	return error;
+}
+
+int catalog_image_count(struct catalog *cat, int64_t *out)
+{
+	sqlite3_stmt *st;
+	int rc, error = 0;
+
+	pthread_mutex_lock(&cat->lock);
+	if (!(st = cat_stmt(cat, ST_IMAGE_COUNT))) {
+		error = -EIO;
+		goto done;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	else
+		error = cat_errno(cat, rc, "count images");
+	sqlite3_reset(st);
+done:
+	pthread_mutex_unlock(&cat->lock);
+	return error;
+}
+
+/* The smallest string greater than every string starting with `prefix` ("" -> "~"). */
+static void prefix_end(char *out, size_t size, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	if (!n || n >= size) {
+		snprintf(out, size, "~");
+		return;
+	}
+	memcpy(out, prefix, n + 1);
+	out[n - 1]++;
+}
+
+int catalog_images_foreach(struct catalog *cat, const char *prefix, catalog_image_fn fn,
+			   void *payload)
+{
+	struct catalog_image img;
+	char end[CATALOG_ID_LEN + 2];
+	sqlite3_stmt *st;
+	int rc, error = 0;
+
+	prefix_end(end, sizeof(end), prefix);
+	pthread_mutex_lock(&cat->lock);
+	if (!(st = cat_stmt(cat, ST_IMAGE_RANGE))) {
+		error = -EIO;
+		goto done;
+	}
+	cat_bind_text(st, 1, prefix);
+	cat_bind_text(st, 2, end);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		read_image(&img, st);
+		if ((error = fn(&img, payload)) != 0)
+			break;
+	}
+	if (!error && rc != SQLITE_DONE)
+		error = cat_errno(cat, rc, "list images");
+	sqlite3_reset(st);
+done:
+	pthread_mutex_unlock(&cat->lock);
+	return error;
+}
+
+int catalog_image_shards(struct catalog *cat, const char *prefix, char **out, size_t *n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t plen = strlen(prefix), count = 0;
+	sqlite3_stmt *st;
+	char *names;
+	int error = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (plen != 0 && plen != 2)
+		return err_set(-EINVAL, "bad shard prefix '%s'", prefix);
+	if (!(names = malloc(256 * 3)))
+		return err_set(-ENOMEM, "out of memory");
+	/* 256 indexed range probes: cheaper than a DISTINCT scan of every id. */
+	pthread_mutex_lock(&cat->lock);
+	for (int i = 0; i < 256; i++) {
+		char lo[8], hi[8];
+		int rc;
+
+		snprintf(lo, sizeof(lo), "%s%c%c", prefix, hex[i >> 4], hex[i & 15]);
+		prefix_end(hi, sizeof(hi), lo);
+		if (!(st = cat_stmt(cat, ST_IMAGE_PROBE))) {
+			error = -EIO;
+			break;
+		}
+		cat_bind_text(st, 1, lo);
+		cat_bind_text(st, 2, hi);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc == SQLITE_ROW) {
+			memcpy(names + count * 3, lo + plen, 2);
+			names[count * 3 + 2] = '\0';
+			count++;
+		} else if (rc != SQLITE_DONE) {
+			error = cat_errno(cat, rc, "list shards");
+			break;
+		}
+	}
+	pthread_mutex_unlock(&cat->lock);
+	if (error) {
+		free(names);
+		return error;
+	}
+	*out = names;
+	*n = count;
+	return 0;
+}
