@@ -21,8 +21,8 @@ Test hooks live under /_fake/ (no auth):
   POST /_fake/tasks/<id>/annotate   body = COCO JSON: boxes matched to frames
                                     by file_name, categories by name
   POST /_fake/faults                body {"kind": "status"|"delay"|"garbage"|
-                                    "truncated_zip"|"reset", "count": N,
-                                    "status": 500, "delay": 0.5,
+                                    "body"|"truncated_zip"|"reset", "count": N,
+                                    "status": 500, "delay": 0.5, "body": "<text>",
                                     "path": "<regex on path+query>",
                                     "method": "GET"}: the next N matching
                                     requests misbehave (count -1 = forever)
@@ -339,6 +339,9 @@ class Handler(BaseHTTPRequestHandler):
                         return self.send_json(429, {"detail": "Request was throttled."},
                                               {"Retry-After": "0"})
                     return self.send_json(st, {"detail": "Injected error."})
+                elif kind == "body":
+                    return self.send_raw(int(fault.get("status", 200)),
+                                         fault.get("body", "").encode(), CVAT_JSON)
                 elif kind == "garbage":
                     return self.send_raw(200, b'{"count": 3, "results": [{"id": <<garbage',
                                          CVAT_JSON)
@@ -381,6 +384,7 @@ class Handler(BaseHTTPRequestHandler):
             ("GET", r"/api/projects", self.projects_list, True),
             ("POST", r"/api/projects", self.projects_create, True),
             ("GET", r"/api/projects/(\d+)", self.projects_get, True),
+            ("PATCH", r"/api/projects/(\d+)", self.projects_patch, True),
             ("DELETE", r"/api/projects/(\d+)", self.projects_delete, True),
             ("GET", r"/api/labels", self.labels_list, True),
             ("GET", r"/api/tasks", self.tasks_list, True),
@@ -643,14 +647,7 @@ class Handler(BaseHTTPRequestHandler):
             pid = STATE.new_id("project")
             p = {"id": pid, "name": name, "created": now_iso()}
             STATE.projects[pid] = p
-            for lab in labels:
-                lid = STATE.new_id("label")
-                STATE.labels[lid] = {"id": lid, "name": lab["name"],
-                                     "type": lab.get("type", "any"),
-                                     "color": lab.get("color") or "#%06x" % random.randrange(1 << 24),
-                                     "attributes": [dict(a, id=i + 1) for i, a in
-                                                    enumerate(lab.get("attributes", []) or [])],
-                                     "project_id": pid, "task_id": None}
+            self.add_labels(pid, labels)
             self.send_json(201, self.project_json(p))
 
     def get_project(self, pid):
@@ -662,6 +659,34 @@ class Handler(BaseHTTPRequestHandler):
     def projects_get(self, q, body, pid):
         with STATE.lock:
             self.send_json(200, self.project_json(self.get_project(pid)))
+
+    def add_labels(self, pid, labels):
+        for lab in labels:
+            lid = STATE.new_id("label")
+            STATE.labels[lid] = {"id": lid, "name": lab["name"],
+                                 "type": lab.get("type", "any"),
+                                 "color": lab.get("color") or "#%06x" % random.randrange(1 << 24),
+                                 "attributes": [dict(a, id=i + 1) for i, a in
+                                                enumerate(lab.get("attributes", []) or [])],
+                                 "project_id": pid, "task_id": None}
+
+    def projects_patch(self, q, body, pid):
+        d = self.json_body(body)
+        with STATE.lock:
+            p = self.get_project(pid)
+            if "name" in d:
+                if not isinstance(d["name"], str) or not d["name"].strip():
+                    raise HttpError(400, {"name": ["This field may not be blank."]})
+                p["name"] = d["name"]
+            labels = d.get("labels", [])
+            self.validate_labels(labels)
+            existing = {lab["name"] for lab in STATE.labels.values() if lab["project_id"] == pid}
+            new = [lab for lab in labels if "id" not in lab]
+            for lab in new:
+                if lab["name"] in existing:
+                    raise HttpError(400, ["All label names must be unique"])
+            self.add_labels(pid, new)
+            self.send_json(200, self.project_json(p))
 
     def projects_delete(self, q, body, pid):
         with STATE.lock:
@@ -1024,7 +1049,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def jobs_list(self, q, body):
         with STATE.lock:
-            if "task_id" in q and q["task_id"].isdigit() and STATE.args.auto_complete:
+            if "task_id" in q and q["task_id"].isdigit() and STATE.args.auto_complete \
+                    and q.get("page", "1") == "1":
                 t = STATE.tasks.get(int(q["task_id"]))
                 if t is not None and t["jobs"]:
                     t["job_polls"] += 1
@@ -1167,9 +1193,12 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(200, {"added": self.annotate(t, d)})
             if path == "/_fake/faults" and self.command == "POST":
                 f = {"kind": d.get("kind", "status"), "count": int(d.get("count", 1)),
-                     "status": int(d.get("status", 500)), "delay": float(d.get("delay", 1.0)),
-                     "path": d.get("path"), "method": d.get("method")}
-                if f["kind"] not in ("status", "delay", "garbage", "truncated_zip", "reset"):
+                     "status": int(d.get("status", 200 if d.get("kind") == "body" else 500)),
+                     "delay": float(d.get("delay", 1.0)),
+                     "path": d.get("path"), "method": d.get("method"),
+                     "body": d.get("body", "")}
+                if f["kind"] not in ("status", "delay", "garbage", "body", "truncated_zip",
+                                     "reset"):
                     raise HttpError(400, {"kind": ["unknown fault kind"]})
                 STATE.faults.append(f)
                 return self.send_json(201, f)
