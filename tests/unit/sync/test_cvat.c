@@ -446,6 +446,52 @@ static void test_legacy_flow(void **state)
 	unlink(coco);
 }
 
+/* 2.16..2.37: the requests API with old-style rq ids (':' and spaces); org header. */
+static void test_v2_20(void **state)
+{
+	static struct fake f;  /* static: the teardown may stop it after an assert */
+	struct cvat_opts o;
+	struct cvat *c;
+	struct buf json = BUF_INIT;
+	json_t *log, *e;
+	int64_t tid;
+	size_t i, n = 0;
+
+	(void)state;
+	fake_start(&f, "--version", "2.20.1", NULL);
+	base_opts(&o, &f);
+	o.org = "acme";
+	assert_int_equal(cvat_open(&c, &o), 0);
+	tid = make_task(&f, c, 0);
+	assert_int_equal(log_count(&f, "GET", "/api/requests/create%3Atask-1"), 2);
+	assert_int_equal(cvat_export_coco(c, tid, &json), 0);
+	assert_true(log_count(&f, "GET", "/api/requests/export%3Atask-1-COCO%201.0-"
+			      "annotations-1") >= 2);
+	log = hook(&f, HTTP_GET, "/_fake/log", NULL);
+	json_array_foreach(log, i, e) {
+		if (strncmp(json_string_value(json_object_get(e, "path")), "/api/", 5) != 0)
+			continue;
+		assert_string_equal(json_string_value(json_object_get(e, "x_organization")), "acme");
+		n++;
+	}
+	assert_true(n > 5);
+	json_decref(log);
+	buf_release(&json);
+	cvat_close(c);
+
+	/* org "" = personal workspace: the header is sent, empty */
+	o.org = "";
+	assert_int_equal(cvat_open(&c, &o), 0);
+	assert_int_equal(cvat_check_auth(c, NULL), 0);
+	log = hook(&f, HTTP_GET, "/_fake/log", NULL);
+	e = json_array_get(log, json_array_size(log) - 2);  /* the last before this GET */
+	assert_string_equal(json_string_value(json_object_get(e, "path")), "/api/users/self");
+	assert_string_equal(json_string_value(json_object_get(e, "x_organization")), "");
+	json_decref(log);
+	cvat_close(c);
+	fake_stop(&f);
+}
+
 static void test_server_files(void **state)
 {
 	static struct fake f;  /* static: the teardown may stop it after an assert */
@@ -922,6 +968,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_bad_args, teardown_fakes),
 		cmocka_unit_test_teardown(test_full_flow, teardown_fakes),
 		cmocka_unit_test_teardown(test_legacy_flow, teardown_fakes),
+		cmocka_unit_test_teardown(test_v2_20, teardown_fakes),
 		cmocka_unit_test_teardown(test_server_files, teardown_fakes),
 		cmocka_unit_test_teardown(test_retry_then_success, teardown_fakes),
 		cmocka_unit_test_teardown(test_permanent_500, teardown_fakes),
