@@ -116,7 +116,7 @@ static int bench_gemm(struct bench *b, int quick, double *ceiling)
 		{ 16, 4, 2, 1, 0, 16 }, { 16, 4, 1, 2, 0, 16 }, { 8, 8, 2, 2, 0, 16 },
 		{ 16, 16, 1, 1, 1, 16 },
 	};
-	struct gemm_arg g = { .m = quick ? 256 : 1024, .n = quick ? 256 : 1024, .k = quick ? 256 : 512 };
+	struct gemm_arg g = { .m = quick ? 256 : 512, .n = quick ? 256 : 512, .k = quick ? 256 : 512 };
 	double flops = 2.0 * g.m * g.n * g.k, ns;
 	int error;
 

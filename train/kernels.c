@@ -106,7 +106,7 @@ static const uint32_t mse_spv[] =
  * {WG, TM, TN, SHMEM, CK}; conv_bwd_weight {WG, TM, TN}; others {WG}. */
 const struct kern_info kernels[KERN_COUNT] = {
 	[KERN_GEMM] = { "gemm", gemm_spv, sizeof(gemm_spv), 3, sizeof(struct push_gemm), 6,
-		{16, 4, 1, 1, 0, 16}, {16, 16, 1, 1, 1, 16} },
+		{8, 8, 2, 2, 0, 16}, {16, 16, 1, 1, 1, 16} },
 	[KERN_CONV_FWD] = { "conv_fwd", conv_fwd_spv, sizeof(conv_fwd_spv), 4, sizeof(struct push_conv), 5,
 		{64, 8, 4, 0, 16}, {64, 8, 4, 1, 32} },
 	[KERN_CONV_BWD_DATA] = { "conv_bwd_data", conv_bwd_data_spv, sizeof(conv_bwd_data_spv), 3, sizeof(struct push_conv), 5,

@@ -17,6 +17,7 @@
 #include "util/err.h"
 
 #define EW_MAX_GROUPS 512u   /* element-wise kernels loop grid-stride beyond this */
+#define EW_PER_LANE 16u      /* at least this many elements per lane: CPU devices pay per work group */
 
 static uint32_t cdiv(uint64_t a, uint64_t b)
 {
@@ -322,40 +323,51 @@ int op_conv_bwd_weight(struct op_ctx *o, const struct tensor *dw, const struct t
 	const int32_t *ssp = spec_of(o, KERN_SUM_SLICES);
 	const struct tensor *ts[] = { x, dy };
 	const int kk = cd->kh * cd->kw;
-	const uint64_t ohw = (uint64_t)dy->h * dy->w;
 	const uint64_t wlen = (uint64_t)dy->c * x->c * kk;
-	const uint32_t gx = cdiv(x->c, sp[2]), gy = cdiv(dy->c, sp[1]);
-	const uint64_t blocks = (uint64_t)gx * gy * kk;
+	const uint64_t nblocks = (uint64_t)cdiv(dy->c, sp[1]) * cdiv(x->c, sp[2]);
 	const uint64_t gzmax = vk_info(o->vk)->max_groups[2];
 	struct vk_bind b[3], sb[2];
 	struct push_conv pc;
+	int32_t spec[3];
 	char label[96];
 	int nb, error;
 
 	if ((error = conv_check("conv_bwd_weight", x, dw, dy, cd)) < 0 ||
 	    (error = chunk_images(o, &nb, ts, 2, "conv_bwd_weight")) < 0)
 		return error;
+	/* One lane per (co, ci) block: shrink the work group to the block count
+	 * (down to 8 lanes) so small layers do not run mostly idle lanes. */
+	spec[0] = 8;
+	while ((uint64_t)spec[0] < nblocks && spec[0] < sp[0])
+		spec[0] *= 2;
+	spec[1] = sp[1];
+	spec[2] = sp[2];
+	const uint32_t gx = cdiv(nblocks, spec[0]);
+
 	conv_label(label, sizeof(label), "conv_bwd_weight", x, dy, cd);
 	for (int n0 = 0; n0 < x->n; n0 += nb) {
 		int cnt = x->n - n0 < nb ? x->n - n0 : nb;
-		uint64_t npix = (uint64_t)cnt * ohw;
-		/* Split K until there are enough work groups to fill the device,
-		 * but keep >= 16 pixels per lane so the tree sum stays cheap. */
-		uint64_t splits = blocks >= 64 ? 1 : (64 + blocks - 1) / blocks;
-		uint64_t maxs = npix / ((uint64_t)sp[0] * 16);
+		uint64_t rows = (uint64_t)cnt * dy->h;
+		/* Split K (rows of output pixels) until there are enough work
+		 * groups to keep the device busy; 64 covers CPU devices. */
+		uint64_t groups = (uint64_t)gx * kk, splits = groups >= 64 ? 1 : (64 + groups - 1) / groups;
 		unsigned fl = (flags & PF_ACC) || n0 > 0 ? PF_ACC : 0;
 		struct tensor part;
-		double flops = 2.0 * npix * dy->c * x->c * kk;
+		double flops = 2.0 * cnt * dy->h * dy->w * dy->c * x->c * kk;
 
-		if (splits > maxs)
-			splits = maxs;
-		if (splits < 1)
-			splits = 1;
+		if (splits > rows)
+			splits = rows;
 		if (splits * kk > gzmax)
 			splits = gzmax / kk;
-		uint32_t ksplit = cdiv(npix, splits);
+		/* the partial sums must fit one binding */
+		uint64_t lim = (vk_info(o->vk)->max_range - vk_info(o->vk)->offset_align) / 4;
+		if (splits * wlen > lim)
+			splits = lim / wlen;
+		if (splits < 1)
+			splits = 1;
+		uint32_t ksplit = cdiv(rows, splits);
 
-		splits = cdiv(npix, ksplit);
+		splits = cdiv(rows, ksplit);
 		conv_push(&pc, cnt, x, dy, cd);
 		pc.k_split = (int32_t)ksplit;
 		pc.n_split = (int32_t)splits;
@@ -363,11 +375,14 @@ int op_conv_bwd_weight(struct op_ctx *o, const struct tensor *dw, const struct t
 		if ((error = bind_imgs(o, &b[0], &pc.y_off, dy, n0, cnt)) < 0 ||
 		    (error = bind_imgs(o, &b[1], &pc.x_off, x, n0, cnt)) < 0)
 			return error;
+		struct vk_dispatch d = { .kern = KERN_CONV_BWD_WEIGHT, .spec = spec, .binds = b,
+					 .push = &pc, .push_size = sizeof(pc),
+					 .groups = { gx, 1, (uint32_t)(kk * splits) },
+					 .label = label, .flops = flops };
 		if (splits > 1) {
 			if ((error = tensor_alloc(&part, o->scratch, 1, (int)(splits * wlen), 1, 1)) < 0 ||
 			    (error = bind_all(o, &b[2], &pc.o_off, &part)) < 0 ||
-			    (error = dispatch(o, KERN_CONV_BWD_WEIGHT, b, &pc, sizeof(pc), gx, gy,
-					      (uint32_t)(kk * splits), label, flops, 0)) < 0)
+			    (error = vk_cmd_dispatch(o->cmd, &d)) < 0)
 				return error;
 			struct push_slices ps = { (uint32_t)wlen, (uint32_t)splits, 0, 0, fl };
 
@@ -379,8 +394,7 @@ int op_conv_bwd_weight(struct op_ctx *o, const struct tensor *dw, const struct t
 				return error;
 		} else {
 			if ((error = bind_all(o, &b[2], &pc.o_off, dw)) < 0 ||
-			    (error = dispatch(o, KERN_CONV_BWD_WEIGHT, b, &pc, sizeof(pc), gx, gy,
-					      (uint32_t)kk, label, flops, 0)) < 0)
+			    (error = vk_cmd_dispatch(o->cmd, &d)) < 0)
 				return error;
 		}
 	}
@@ -519,7 +533,7 @@ int op_bn_apply(struct op_ctx *o, const struct tensor *y, const struct tensor *x
 		    (error = bind_all(o, &b[3], &pb.g_off, gamma)) < 0 ||
 		    (error = bind_all(o, &b[4], &pb.b_off, beta)) < 0 ||
 		    (error = dispatch(o, KERN_BN_APPLY, b, &pb, sizeof(pb),
-				      min_u32(cdiv(hw, sp[0]), 64), (uint32_t)x->c, (uint32_t)cnt,
+				      min_u32(cdiv(hw, sp[0] * EW_PER_LANE), 64), (uint32_t)x->c, (uint32_t)cnt,
 				      "bn_apply", 0, 8.0 * cnt * tensor_img(x))) < 0)
 			return error;
 	}
@@ -573,7 +587,7 @@ int op_bn_bwd(struct op_ctx *o, const struct tensor *dx, const struct tensor *dg
 				if ((error = bind_imgs(o, &b[6], &pb.d_off, dx, n0, cnt)) < 0)
 					return error;
 				error = dispatch(o, KERN_BN_BWD_APPLY, b, &pb, sizeof(pb),
-						 min_u32(cdiv(hw, sp[0]), 64), (uint32_t)x->c,
+						 min_u32(cdiv(hw, sp[0] * EW_PER_LANE), 64), (uint32_t)x->c,
 						 (uint32_t)cnt, "bn_bwd_apply", 0,
 						 16.0 * cnt * tensor_img(x));
 			}
@@ -642,7 +656,7 @@ static int ew(struct op_ctx *o, enum kern k, const char *name, const struct tens
 			return error;
 		if ((error = bind_imgs(o, &bd[1], &pe.b_off, b ? b : c, n0, cnt)) < 0)
 			return error;
-		if ((error = dispatch(o, k, bd, &pe, sizeof(pe), min_u32(cdiv(len, sp[0]), EW_MAX_GROUPS),
+		if ((error = dispatch(o, k, bd, &pe, sizeof(pe), min_u32(cdiv(len, sp[0] * EW_PER_LANE), EW_MAX_GROUPS),
 				      (uint32_t)cnt, 1, name, 0,
 				      4.0 * cnt * len * (1 + (a && !bc) + (b != NULL) +
 							 ((flags & PF_ACC) != 0)))) < 0)
@@ -724,7 +738,7 @@ int op_maxpool(struct op_ctx *o, const struct tensor *y, const struct tensor *id
 		    (error = bind_imgs(o, &b[1], &pp.y_off, y, n0, cnt)) < 0 ||
 		    (error = bind_imgs(o, &b[2], &pp.i_off, idx, n0, cnt)) < 0 ||
 		    (error = dispatch(o, KERN_MAXPOOL, b, &pp, sizeof(pp),
-				      min_u32(cdiv((uint64_t)y->h * y->w, sp[0]), 64), (uint32_t)x->c,
+				      min_u32(cdiv((uint64_t)y->h * y->w, sp[0] * EW_PER_LANE), 64), (uint32_t)x->c,
 				      (uint32_t)cnt, "maxpool", 0,
 				      4.0 * cnt * (tensor_img(x) + 2 * tensor_img(y)))) < 0)
 			return error;
@@ -754,7 +768,7 @@ int op_maxpool_bwd(struct op_ctx *o, const struct tensor *dx, const struct tenso
 		    (error = bind_imgs(o, &b[1], &pp.i_off, idx, n0, cnt)) < 0 ||
 		    (error = bind_imgs(o, &b[2], &pp.x_off, dx, n0, cnt)) < 0 ||
 		    (error = dispatch(o, KERN_MAXPOOL_BWD, b, &pp, sizeof(pp),
-				      min_u32(cdiv((uint64_t)dx->h * dx->w, sp[0]), 64),
+				      min_u32(cdiv((uint64_t)dx->h * dx->w, sp[0] * EW_PER_LANE), 64),
 				      (uint32_t)dx->c, (uint32_t)cnt, "maxpool_bwd", 0,
 				      4.0 * cnt * (2 * tensor_img(dx) + 2 * tensor_img(dy)))) < 0)
 			return error;
@@ -785,7 +799,7 @@ static int upsample_rec(struct op_ctx *o, const struct tensor *x, const struct t
 		if ((error = bind_imgs(o, &b[bwd ? 1 : 0], &pp.x_off, x, n0, cnt)) < 0 ||
 		    (error = bind_imgs(o, &b[bwd ? 0 : 1], &pp.y_off, y, n0, cnt)) < 0 ||
 		    (error = dispatch(o, KERN_UPSAMPLE, b, &pp, sizeof(pp),
-				      min_u32(cdiv(pix, sp[0]), 64), (uint32_t)x->c, (uint32_t)cnt,
+				      min_u32(cdiv(pix, sp[0] * EW_PER_LANE), 64), (uint32_t)x->c, (uint32_t)cnt,
 				      name, 0, 4.0 * cnt * (tensor_img(x) + tensor_img(y)))) < 0)
 			return error;
 	}
@@ -835,7 +849,7 @@ static int pool_mean_rec(struct op_ctx *o, const struct tensor *x, const struct 
 			return error;
 		if (bwd)
 			error = dispatch(o, KERN_POOL_MEAN, b, &pc, sizeof(pc),
-					 min_u32(cdiv(hw, sp[0]), 64), (uint32_t)x->c, (uint32_t)cnt,
+					 min_u32(cdiv(hw, sp[0] * EW_PER_LANE), 64), (uint32_t)x->c, (uint32_t)cnt,
 					 name, 0, 8.0 * cnt * tensor_img(x));
 		else
 			error = dispatch(o, KERN_POOL_MEAN, b, &pc, sizeof(pc), (uint32_t)x->c,
@@ -969,7 +983,7 @@ static int opt_rec(struct op_ctx *o, enum kern k, const char *name, const struct
 						v->mem.off + (v->off + s) * 4, cnt)) < 0)
 			return error;
 		if ((error = bind_all(o, &b[nbind++], &po.h_off, hyper)) < 0 ||
-		    (error = dispatch(o, k, b, &po, sizeof(po), min_u32(cdiv(cnt, sp[0]), EW_MAX_GROUPS),
+		    (error = dispatch(o, k, b, &po, sizeof(po), min_u32(cdiv(cnt, sp[0] * EW_PER_LANE), EW_MAX_GROUPS),
 				      1, 1, name, 0, 4.0 * cnt * (v ? 7 : 5))) < 0)
 			return error;
 	}

@@ -128,8 +128,8 @@ static void test_learns_to_count(void **state)
 {
 	struct tb *tb = *state;
 	struct data d;
-	const int steps = 120;
-	float losses[120], *p;
+	const int steps = 80;
+	float losses[80], *p;
 	double first, last;
 	unsigned nd;
 
