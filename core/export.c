@@ -16,9 +16,9 @@
  *  - dataset.yaml: Ultralytics' dataset file (path/train/val/nc/names);
  *    strings that YAML 1.1 (PyYAML, which Ultralytics uses) would read as
  *    something else are double-quoted;
- *  - COCO: written by coco_write() (CVAT's layout) from a struct coco that
- *    borrows a string pool built here, so exporter and importer share one
- *    serializer and the file parses back with coco_parse().
+ *  - COCO: CVAT's layout, the exact bytes coco_write() would produce (so
+ *    it parses back with coco_parse()), written here without building a
+ *    struct coco because 100k images must take well under a second.
  * No generator writes a timestamp or anything else not in the index.
  */
 #include "core/export.h"
@@ -31,7 +31,6 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "core/coco.h"
 #include "util/buf.h"
 #include "util/err.h"
 
@@ -207,6 +206,11 @@ int export_build(struct export **out, const struct export_params *params,
 			goto fail;
 		}
 	}
+	if (!utf8_valid(params->label_set) || !utf8_valid(params->root) ||
+	    (params->version && !utf8_valid(params->version))) {
+		error = err_set(-EINVAL, "export: label set, version or root is not UTF-8");
+		goto fail;
+	}
 	for (size_t i = 0; i < n_images; i++)
 		if ((error = check_image(&images[i], i, n_classes, anns, n_anns)) < 0)
 			goto fail;
@@ -371,28 +375,52 @@ static int ieq(const char *a, const char *b)
 	return !*a && !*b;
 }
 
+/* One code point of valid UTF-8 at `s`; returns its length in bytes. */
+static size_t utf8_dec(const char *s, uint32_t *cp)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = p[0] < 0x80 ? 0 : p[0] < 0xe0 ? 1 : p[0] < 0xf0 ? 2 : 3;
+
+	*cp = n ? p[0] & (0x3f >> n) : p[0];
+	for (size_t k = 1; k <= n; k++)
+		*cp = (*cp << 6) | (p[k] & 0x3f);
+	return n + 1;
+}
+
+/*
+ * Code points a YAML reader will not take as they are: C0/C1 controls and
+ * DEL (PyYAML rejects the stream), NEL and the line/paragraph separators
+ * (line breaks in YAML 1.1, so folded inside quotes), BOM, U+FFFE/FFFF.
+ * They force quoting and are written as escapes.
+ */
+static int yaml_special(uint32_t cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
+	       cp == 0xfeff || cp == 0xfffe || cp == 0xffff;
+}
+
 /*
  * Whether `s` must be quoted to read back as this string.  Conservative:
  * quoting a string that did not need it is harmless, the reverse is not.
  * YAML 1.1 (PyYAML) resolves yes/no/on/off/y/n/true/false as booleans,
  * null/~ as null, and anything starting with a digit, sign or dot may be a
  * number or a timestamp; indicators at the start, ':' and '#' anywhere,
- * control characters, quotes and outer blanks all change the parse.
+ * quotes, outer blanks and special code points all change the parse.
  */
 static int yaml_needs_quotes(const char *s)
 {
 	static const char *const words[] = { "yes", "no", "y", "n", "true", "false", "on",
 					     "off", "null", "~", "=", "<<" };
-	size_t len = strlen(s);
+	size_t len = strlen(s), n;
+	uint32_t cp;
 
 	if (!len || s[0] == ' ' || s[len - 1] == ' ')
 		return 1;
 	if (strchr("-?:,[]{}#&*!|>'\"%@`+.0123456789", s[0]))
 		return 1;
-	for (const char *p = s; *p; p++) {
-		unsigned char c = (unsigned char)*p;
-
-		if (c < 0x20 || c == 0x7f || strchr(":#\"'\\,[]{}", c))
+	for (const char *p = s; *p; p += n) {
+		n = utf8_dec(p, &cp);
+		if (strchr(":#\"'\\,[]{}", *p) || yaml_special(cp))
 			return 1;
 	}
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
@@ -401,54 +429,52 @@ static int yaml_needs_quotes(const char *s)
 	return 0;
 }
 
-/* `s` as a YAML scalar: plain when that is safe, else double-quoted. */
+/* `s` (valid UTF-8) as a YAML scalar: plain when that is safe, else double-quoted. */
 static int put_yaml_str(struct buf *out, const char *s)
 {
-	static const char hex[] = "0123456789abcdef";
 	int error;
 
 	if (!yaml_needs_quotes(s))
 		return buf_puts(out, s);
 	if ((error = buf_put(out, "\"", 1)) < 0)
 		return error;
-	for (const char *p = s; *p; p++) {
-		unsigned char c = (unsigned char)*p;
-		char esc[4] = { '\\', 0, 0, 0 };
-		size_t n = 2;
+	for (const char *p = s; *p;) {
+		uint32_t cp;
+		size_t n = utf8_dec(p, &cp);
 
-		switch (c) {
-		case '"': esc[1] = '"'; break;
-		case '\\': esc[1] = '\\'; break;
-		case '\n': esc[1] = 'n'; break;
-		case '\t': esc[1] = 't'; break;
-		case '\r': esc[1] = 'r'; break;
+		switch (cp) {
+		case '"': error = buf_puts(out, "\\\""); break;
+		case '\\': error = buf_puts(out, "\\\\"); break;
+		case '\n': error = buf_puts(out, "\\n"); break;
+		case '\t': error = buf_puts(out, "\\t"); break;
+		case '\r': error = buf_puts(out, "\\r"); break;
 		default:
-			if (c >= 0x20 && c != 0x7f) {
-				esc[0] = (char)c;
-				n = 1;
-			} else {
-				esc[1] = 'x';
-				esc[2] = hex[c >> 4];
-				esc[3] = hex[c & 15];
-				n = 4;
-			}
+			if (!yaml_special(cp))
+				error = buf_put(out, p, n);
+			else if (cp <= 0xff)
+				error = buf_printf(out, "\\x%02x", (unsigned)cp);
+			else
+				error = buf_printf(out, "\\u%04x", (unsigned)cp);
 		}
-		if ((error = buf_put(out, esc, n)) < 0)
+		if (error < 0)
 			return error;
+		p += n;
 	}
 	return buf_put(out, "\"", 1);
 }
 
-/* A YAML comment ends at a line break: print anything else, controls as '?'. */
+/* A YAML comment ends at a line break: print `s` with special code points as '?'. */
 static int put_comment_str(struct buf *out, const char *s)
 {
 	int error;
 
-	for (const char *p = s; *p; p++) {
-		char c = (unsigned char)*p < 0x20 ? '?' : *p;
+	for (const char *p = s; *p;) {
+		uint32_t cp;
+		size_t n = utf8_dec(p, &cp);
 
-		if ((error = buf_put(out, &c, 1)) < 0)
+		if ((error = yaml_special(cp) ? buf_put(out, "?", 1) : buf_put(out, p, n)) < 0)
 			return error;
+		p += n;
 	}
 	return 0;
 }

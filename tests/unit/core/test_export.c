@@ -284,6 +284,7 @@ static void test_dataset_yaml(void **state)
 	static const char *const classes[] = {
 		"rectangle", "a: b", "yes", "1", " pad", "say \"hi\"\\", "tab\there", "No",
 		"null", "#tag", "-dash", "3.5e2", "caf\xc3\xa9", "in-between", "x#y",
+		"nel\xc2\x85x", "ls\xe2\x80\xa8", "~", "2001-12-14", "a b",
 	};
 	struct export_image *im = calloc(1, sizeof(*im));
 	struct export_ann *an = calloc(1, sizeof(*an));
@@ -303,7 +304,7 @@ static void test_dataset_yaml(void **state)
 			    "path: /mnt/ds/@v3/exports/default\n"
 			    "train: images/train\n"
 			    "val: images/val\n"
-			    "nc: 15\n"
+			    "nc: 20\n"
 			    "names:\n"
 			    "  0: rectangle\n"
 			    "  1: \"a: b\"\n"
@@ -319,7 +320,12 @@ static void test_dataset_yaml(void **state)
 			    "  11: \"3.5e2\"\n"
 			    "  12: caf\xc3\xa9\n"
 			    "  13: in-between\n"
-			    "  14: \"x#y\"\n");
+			    "  14: \"x#y\"\n"
+			    "  15: \"nel\\x85x\"\n"
+			    "  16: \"ls\\u2028\"\n"
+			    "  17: \"~\"\n"
+			    "  18: \"2001-12-14\"\n"
+			    "  19: a b\n");
 	buf_release(&b);
 	export_free(ex);
 }
