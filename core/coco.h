@@ -53,11 +53,27 @@ struct coco {
 
 #define COCO_INIT { NULL, 0, NULL, 0, NULL, 0, NULL }
 
-/* Parse `len` bytes of JSON into `out` (caller releases).  -EINVAL with a message. */
+/*
+ * Parse `len` bytes of JSON into `out` (overwritten, not released first;
+ * caller releases).  On error `out` is left empty.  -EINVAL with a message:
+ * "invalid JSON at line L, column C: <jansson's reason>" for bad syntax, the
+ * JSON path for bad structure, "images[3].id: duplicate id 7 (also
+ * images[1])" for repeated image or category ids (annotation ids are not
+ * checked).  -ENOMEM.  A 100k-annotation file takes ~0.25 s.
+ */
 int coco_parse(struct coco *out, const char *json, size_t len);
 /* Read and parse a file; the message is prefixed with the path. */
 int coco_load_file(struct coco *out, const char *path);
 void coco_release(struct coco *c);
+
+/*
+ * Semi-private, for tests: coco_parse() with its JSON reader chosen.
+ * COCO__AUTO is coco_parse(); COCO__JANSSON always parses with jansson;
+ * COCO__FAST only with the fast reader (-EAGAIN where it would defer to
+ * jansson: any syntax error and a few rare constructs).
+ */
+enum { COCO__AUTO, COCO__JANSSON, COCO__FAST };
+int coco__parse_mode(struct coco *out, const char *json, size_t len, int mode);
 
 /*
  * Append to a coco under construction (used by exporters and the generator).
@@ -77,7 +93,8 @@ int coco_add_ann(struct coco *c, int64_t image_id, int64_t category_id, double x
  * written exactly enough to round-trip a double (the shortest of %.15g,
  * %.16g, %.17g that reads back to the same value, always with a decimal
  * point, so 10 prints as 10.0), so coco_parse(coco_write(c)) == c.
- * Appends to `out`; -EINVAL (message) for a non-finite bbox value.
+ * Appends to `out`; -EINVAL (message) for a non-finite bbox value or an
+ * area w*h that overflows.
  */
 int coco_write(struct buf *out, const struct coco *c);
 

@@ -73,8 +73,7 @@ struct octave {
 	int cell;        /* grid spacing in pixels */
 	int gw, gh;      /* grid points per row / column */
 	int *grid;       /* gh x gw values in [-amp, amp] */
-	int *kx;         /* per x: grid column left of x */
-	int *wx;         /* per x: smoothstep weight of the right column, 0..256 */
+	int *sw;         /* per offset in a cell: smoothstep weight 0..256 */
 	int *colv;       /* per grid column: the current row's vertical blend (x256) */
 };
 
@@ -92,44 +91,50 @@ static int octave_init(struct octave *o, unsigned w, unsigned h, int cell, int a
 	o->gw = (int)w / cell + 2;
 	o->gh = (int)h / cell + 2;
 	o->grid = malloc(sizeof(int) * (size_t)o->gw * (size_t)o->gh);
-	o->kx = malloc(sizeof(int) * w);
-	o->wx = malloc(sizeof(int) * w);
+	o->sw = malloc(sizeof(int) * (size_t)cell);
 	o->colv = malloc(sizeof(int) * (size_t)o->gw);
-	if (!o->grid || !o->kx || !o->wx || !o->colv)
+	if (!o->grid || !o->sw || !o->colv)
 		return err_set(-ENOMEM, "shapes: out of memory");
 	for (int i = 0; i < o->gw * o->gh; i++)
 		o->grid[i] = rng_range(rng, -amp, amp);
-	for (unsigned x = 0; x < w; x++) {
-		o->kx[x] = (int)x / cell;
-		o->wx[x] = smooth_weight((int)x % cell, cell);
-	}
+	for (int i = 0; i < cell; i++)
+		o->sw[i] = smooth_weight(i, cell);
 	return 0;
 }
 
 static void octave_release(struct octave *o)
 {
 	free(o->grid);
-	free(o->kx);
-	free(o->wx);
+	free(o->sw);
 	free(o->colv);
 }
 
 /* Blend the two grid rows around `y` into colv (values x256). */
 static void octave_row(struct octave *o, unsigned y)
 {
-	int ky = (int)y / o->cell, wy = smooth_weight((int)y % o->cell, o->cell);
+	int ky = (int)y / o->cell, wy = o->sw[(int)y % o->cell];
 	const int *g0 = o->grid + ky * o->gw, *g1 = g0 + o->gw;
 
 	for (int k = 0; k < o->gw; k++)
 		o->colv[k] = g0[k] * (256 - wy) + g1[k] * wy;
 }
 
-static inline int octave_at(const struct octave *o, unsigned x)
+/*
+ * Add the octave's value along the current row to lum[0..w).  Cell by cell,
+ * so the inner loop has constant end points and a contiguous weight table
+ * (the compiler vectorises it).  colv is x256 and the weight another x256,
+ * hence >> 16 (an arithmetic shift: floor).
+ */
+static void octave_add(const struct octave *o, int *lum, unsigned w)
 {
-	int k = o->kx[x], w = o->wx[x];
+	for (int k = 0, x0 = 0; x0 < (int)w; k++, x0 += o->cell) {
+		int a = o->colv[k], b = o->colv[k + 1];
+		int n = (int)w - x0 < o->cell ? (int)w - x0 : o->cell;
+		int *l = lum + x0;
 
-	/* colv is x256, the horizontal weight another x256: >> 16 (floor). */
-	return (o->colv[k] * (256 - w) + o->colv[k + 1] * w) >> 16;
+		for (int i = 0; i < n; i++)
+			l[i] += (a * (256 - o->sw[i]) + b * o->sw[i]) >> 16;
+	}
 }
 
 static inline uint8_t clamp8(int v)
@@ -137,45 +142,62 @@ static inline uint8_t clamp8(int v)
 	return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
+/*
+ * Bound on |luminance offset|: gradient 80 (40 per axis), octaves 32 + 12,
+ * grain, plus 1 per term for floor rounding; the colour table below covers
+ * it with room to spare.
+ */
+#define DMAX 192
+_Static_assert(80 + 32 + 12 + GRAIN + 4 < DMAX, "colour table too small");
+
 static int render_background(uint8_t *rgb, unsigned w, unsigned h, uint64_t seed)
 {
 	uint64_t rng = seed, grain = seed ^ 0x677261696e000000ull;
 	struct octave o1 = { 0 }, o2 = { 0 };
 	unsigned side = w > h ? w : h;
-	int base[3], gray, gx, gy, error;
+	int base[3], gray, gx, gy, error, *lum = NULL;
+	uint8_t *gb = NULL, lut[2 * DMAX + 1][3];
 
 	gray = rng_range(&rng, 70, 180);
 	for (int c = 0; c < 3; c++)
 		base[c] = gray + rng_range(&rng, -TINT, TINT);
+	/* The pixel for each offset d, clamped once here rather than per pixel. */
+	for (int d = -DMAX; d <= DMAX; d++)
+		for (int c = 0; c < 3; c++)
+			lut[d + DMAX][c] = clamp8(base[c] + d);
 	/* Gradient: total change over the image, in 16.16 per pixel. */
 	gx = rng_range(&rng, -40, 40) * 65536 / (int)w;
 	gy = rng_range(&rng, -40, 40) * 65536 / (int)h;
 	if ((error = octave_init(&o1, w, h, (int)(side / 5 > 4 ? side / 5 : 4), 32, &rng)) < 0 ||
 	    (error = octave_init(&o2, w, h, (int)(side / 24 > 4 ? side / 24 : 4), 12, &rng)) < 0)
 		goto done;
+	if (!(lum = malloc(sizeof(int) * w)) || !(gb = malloc(w + 8))) {
+		error = err_set(-ENOMEM, "shapes: out of memory");
+		goto done;
+	}
 	for (unsigned y = 0; y < h; y++) {
 		uint8_t *p = rgb + (size_t)y * w * 3;
-		int gxy = gy * (int)y - gx;
-		uint64_t bits = 0;
 
+		for (unsigned x = 0; x < w; x++)
+			lum[x] = (gy * (int)y + gx * (int)x) >> 16;
 		octave_row(&o1, y);
 		octave_row(&o2, y);
-		for (unsigned x = 0; x < w; x++) {
-			int d;
-
-			if (!(x & 7))
-				bits = rng_next(&grain);
-			gxy += gx;
-			d = (gxy >> 16) + octave_at(&o1, x) + octave_at(&o2, x) +
-			    (int)(((bits & 0xff) * (2 * GRAIN + 1)) >> 8) - GRAIN;
-			bits >>= 8;
-			p[0] = clamp8(base[0] + d);
-			p[1] = clamp8(base[1] + d);
-			p[2] = clamp8(base[2] + d);
-			p += 3;
+		octave_add(&o1, lum, w);
+		octave_add(&o2, lum, w);
+		/* Grain: one 64-bit draw per 8 pixels, low byte first. */
+		for (unsigned x = 0; x < w; x += 8) {
+			uint64_t bits = rng_next(&grain);
+			for (int j = 0; j < 8; j++)
+				gb[x + (unsigned)j] = (uint8_t)(bits >> (8 * j));
+		}
+		for (unsigned x = 0; x < w; x++, p += 3) {
+			int d = lum[x] + (int)((gb[x] * (2 * GRAIN + 1)) >> 8) - GRAIN;
+			memcpy(p, lut[d + DMAX], 3);
 		}
 	}
 done:
+	free(lum);
+	free(gb);
 	octave_release(&o1);
 	octave_release(&o2);
 	return error;

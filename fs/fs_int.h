@@ -152,7 +152,7 @@ struct static_entry {
 	int (*make)(struct fs *fs, struct node *dir, struct node_spec *out);
 };
 int static_dir_spec(struct node_spec *out, const struct static_entry *entries);
-/* A read-only file whose bytes come from `gen` on every open. */
+/* A read-only file whose bytes come from `gen` on every open; owns `arg` (free()d). */
 typedef int (*gen_fn)(struct fs *fs, struct node *n, struct buf *out);
 int gen_file_spec(struct node_spec *out, gen_fn gen, unsigned flags, void *arg);
 void *gen_file_arg(const struct node *n);
@@ -163,6 +163,39 @@ int blob_file_spec(struct node_spec *out, const char *image_id, int64_t bytes);
 int images_dir_make(struct fs *fs, struct node *dir, struct node_spec *out);
 int incoming_dir_make(struct fs *fs, struct node *dir, struct node_spec *out);
 int ctl_dir_make(struct fs *fs, struct node *dir, struct node_spec *out);
+int batches_dir_make(struct fs *fs, struct node *dir, struct node_spec *out);
+int exports_dir_make(struct fs *fs, struct node *dir, struct node_spec *out);
+
+/*
+ * Export indexes of the mount, cached per (version, label set) and rebuilt
+ * when the catalog changes (views.c).  version "" is the working tree.
+ */
+struct export;
+struct view_export {
+	struct export *ex;
+	char version[64];
+	char label_set[128];
+	uint64_t gen;             /* catalog generation it was built from (working tree) */
+	unsigned refs;            /* protected by the views lock */
+	pthread_mutex_t mu;       /* protects coco[] */
+	struct buf coco[2];       /* generated COCO JSON per split, built on first use */
+	int coco_built[2];
+};
+int views_init(struct fs *fs);
+void views_release(struct fs *fs);
+/* A referenced export (release with views_put); -ENOENT for an unknown label set/version. */
+int views_export_get(struct fs *fs, const char *version, const char *label_set,
+		     struct view_export **out);
+void views_put(struct fs *fs, struct view_export *v);
+/* The COCO JSON of a split (built once per index); borrowed while `v` is held. */
+int views_coco(struct view_export *v, int split, const struct buf **out);
+/*
+ * Hook for versions: build the export of `label_set` at `version`
+ * (set by the versions tree; NULL until then).
+ */
+typedef int (*views_version_builder)(struct fs *fs, const char *version, const char *label_set,
+				     const char *root, struct export **out);
+void views_set_version_builder(struct fs *fs, views_version_builder fn);
 int incoming_init(struct fs *fs);
 void incoming_release(struct fs *fs);
 

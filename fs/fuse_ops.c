@@ -684,7 +684,8 @@ int fs_mount_run(struct repo *repo, const struct fs_mount_opts *opts)
 		error = err_set(-errno, "mount point %s: %s", opts->mountpoint, strerror(errno));
 		goto done;
 	}
-	if ((error = node_table_init(&fs)) < 0 || (error = incoming_init(&fs)) < 0)
+	if ((error = node_table_init(&fs)) < 0 || (error = incoming_init(&fs)) < 0 ||
+	    (error = views_init(&fs)) < 0)
 		goto done;
 	root.ops = &root_ops;
 	root.mode = S_IFDIR | 0555;
@@ -759,6 +760,7 @@ done:
 	fuse_opt_free_args(&args);
 	node_table_release(&fs);
 	incoming_release(&fs);
+	views_release(&fs);
 	free(fs.mountpoint);
 	if (logf) {
 		log_set_sink(NULL);

@@ -45,7 +45,9 @@ static int readme_make(struct fs *fs, struct node *dir, struct node_spec *out)
 
 static const struct static_entry root_entries[] = {
 	{ "README", readme_make },
+	{ "batches", batches_dir_make },
 	{ "ctl", ctl_dir_make },
+	{ "exports", exports_dir_make },
 	{ "images", images_dir_make },
 	{ "incoming", incoming_dir_make },
 	{ NULL, NULL },

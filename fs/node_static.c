@@ -83,7 +83,11 @@ static int gen_open(struct fs *fs, struct node *n, struct fh *fh)
 
 static void gen_destroy(struct node *n)
 {
-	free(n->priv);
+	struct gen_file *g = n->priv;
+
+	if (g)
+		free(g->arg);
+	free(g);
 }
 
 static const struct node_ops gen_file_ops = {

@@ -68,4 +68,121 @@ int catalog_images_foreach(struct catalog *cat, const char *prefix, catalog_imag
  */
 int catalog_image_shards(struct catalog *cat, const char *prefix, char **out, size_t *n);
 
+/* ---- label sets (catalog_labels.c) ---- */
+
+/* Create the label set if missing.  -EINVAL for a bad name. */
+int catalog_labelset_ensure(struct catalog *cat, const char *name);
+/* 1 if it exists, 0 if not. */
+int catalog_labelset_exists(struct catalog *cat, const char *name);
+/*
+ * The ordered class list: *out is a malloc'ed array of malloc'ed names
+ * (free with catalog_strings_free), in class-id order.  -ENOENT if the set
+ * does not exist.
+ */
+int catalog_labelset_classes(struct catalog *cat, const char *name, char ***out, size_t *n);
+/*
+ * Append the classes of `names` not already in the set, keeping existing
+ * ids (class ids never change meaning).  *added (may be NULL) gets how many
+ * were new.  Creates the set if missing.
+ */
+int catalog_labelset_add_classes(struct catalog *cat, const char *name, const char *const *names,
+				 size_t n, size_t *added);
+/* All label set names, sorted.  Free with catalog_strings_free. */
+int catalog_labelsets(struct catalog *cat, char ***out, size_t *n);
+void catalog_strings_free(char **v, size_t n);
+
+/* ---- exclusions ---- */
+
+/*
+ * Exclude images (from every label set when label_set is "" or NULL).
+ * All ids must exist (-ENOENT naming the first unknown one); one transaction.
+ */
+int catalog_exclude(struct catalog *cat, const char *const *ids, size_t n, const char *label_set,
+		    const char *reason);
+/* Undo; *removed gets the number of exclusions dropped. */
+int catalog_include(struct catalog *cat, const char *const *ids, size_t n, const char *label_set,
+		    size_t *removed);
+
+/* ---- batches ---- */
+
+enum catalog_order {
+	CATALOG_ORDER_NEWEST,
+	CATALOG_ORDER_OLDEST,
+	CATALOG_ORDER_RANDOM,
+};
+
+struct catalog_batch {
+	char id[64];
+	char label_set[CATALOG_NAME_MAX];
+	char created_at[24];
+	char state[32];
+	int64_t cvat_task_id;  /* 0 if none */
+	int64_t n_items;
+};
+
+struct catalog_batch_item {
+	char name[CATALOG_NAME_MAX];  /* unique within the batch */
+	struct catalog_image img;
+};
+
+/*
+ * Up to `limit` candidates for a new batch of `label_set`: images not
+ * labeled in it, not excluded (for it or for all), and not in another batch
+ * of it, in the given order (random: shuffled by `seed`).  *out is
+ * malloc'ed; the caller frees it.
+ */
+int catalog_batch_candidates(struct catalog *cat, const char *label_set, enum catalog_order order,
+			     uint64_t seed, size_t limit, struct catalog_image **out, size_t *n);
+/*
+ * Record a batch and its items in one transaction.  -EEXIST if the id is
+ * taken (the caller picks another).
+ */
+int catalog_batch_add(struct catalog *cat, const struct catalog_batch *b,
+		      const struct catalog_batch_item *items, size_t n);
+int catalog_batch_get(struct catalog *cat, const char *id, struct catalog_batch *out);
+/* The newest batch (by created_at, then id).  -ENOENT if there is none. */
+int catalog_batch_latest(struct catalog *cat, struct catalog_batch *out);
+/* All batches, oldest first; *out malloc'ed. */
+int catalog_batches(struct catalog *cat, struct catalog_batch **out, size_t *n);
+/* The items in name order; *out malloc'ed. */
+int catalog_batch_items(struct catalog *cat, const char *id, struct catalog_batch_item **out,
+			size_t *n);
+int catalog_batch_set_state(struct catalog *cat, const char *id, const char *state,
+			    int64_t cvat_task_id);
+
+/* ---- annotations ---- */
+
+struct catalog_box {
+	char image_id[CATALOG_ID_LEN + 1];
+	int64_t class_id;
+	double x_min, y_min, x_max, y_max;  /* pixels, clipped */
+};
+
+/*
+ * Replace the labels of `image_ids` in `label_set` in one transaction: each
+ * listed image becomes labeled (from `batch_id`, "" if none; `source`
+ * says where the labels came from), its old boxes are deleted and `boxes`
+ * (whose image_id must be among image_ids) inserted.  An image with no box
+ * becomes a labeled negative.  Classes must already exist in the set.
+ */
+int catalog_labels_replace(struct catalog *cat, const char *label_set, const char *batch_id,
+			   const char *source, const char *const *image_ids, size_t n_images,
+			   const struct catalog_box *boxes, size_t n_boxes);
+
+/* Images whose original name is `name`; *out malloc'ed. */
+int catalog_images_by_name(struct catalog *cat, const char *name, struct catalog_image **out,
+			   size_t *n);
+
+/*
+ * The export view of a label set: every labeled, non-excluded image in id
+ * order with its boxes.  `fn` is called once per image with its boxes
+ * (n_boxes may be 0); the catalog lock is held during the walk.
+ */
+typedef int (*catalog_labeled_fn)(const struct catalog_image *img, const struct catalog_box *boxes,
+				  size_t n_boxes, void *payload);
+int catalog_labeled_foreach(struct catalog *cat, const char *label_set, catalog_labeled_fn fn,
+			    void *payload);
+/* Counts for README and log: labeled images in the set. */
+int catalog_labeled_count(struct catalog *cat, const char *label_set, int64_t *out);
+
 #endif

@@ -85,4 +85,50 @@ void history_version_release(struct history_version *v);
 /* The git directory path (borrowed); remotes use it. */
 const char *history_git_dir(const struct history *h);
 
+/*
+ * What `path` is in the commit's tree: *is_dir_out = 1 for a directory
+ * (size 0), else 0 and *size_out = the file's byte count (either OUT may be
+ * NULL).  "" is the root directory.  -ENOENT if absent, -EIO if corrupt.
+ */
+int history_stat(struct history *h, const char *commit_hex, const char *path,
+		 int *is_dir_out /* OUT */, uint64_t *size_out /* OUT */);
+
+/*
+ * Git ref transport, for sync/remote (all libgit2 use stays in this module).
+ * `url` is anything libgit2's transports accept; the directory remote uses a
+ * local path or a file:// URL of a bare repository.
+ */
+
+/* Record remote `name` -> `url` in the repository's config.  -EEXIST, -EINVAL (bad name/url). */
+int history_remote_add(struct history *h, const char *name, const char *url);
+
+/* Append the URL of remote `name` to `out`.  -ENOENT if there is no such remote. */
+int history_remote_url(struct buf *out, struct history *h, const char *name);
+
+/*
+ * Push refs/heads/main and every refs/tags/vN to `url` (objects travel as
+ * a pack).  Fast-forward only: -EAGAIN (message) when the remote's main or
+ * a remote vN is not an ancestor of ours (pull first); refs already equal
+ * are left alone.
+ */
+int history_push_url(struct history *h, const char *url);
+
+struct history_fetch_result {
+	char old_head[41];   /* main before ("" if it did not exist) */
+	char new_head[41];   /* main after */
+	unsigned new_tags;   /* vN tags created locally */
+	unsigned remote_max; /* highest vN on the remote (0 if none) */
+};
+
+/*
+ * Fetch main and the vN tags of `url` into refs/remotes/<name>/ (main) and
+ * refs/remotes/<name>/tags/ (tags), then create the vN tags missing locally
+ * and fast-forward main (tags first, then main: the same order as a commit).
+ * -EAGAIN (message), with no local tag or main changed, when the histories
+ * diverged: main is not an ancestor of the remote's and not a descendant, or
+ * a vN exists on both sides with different commits.  `out` may be NULL.
+ */
+int history_fetch_url(struct history_fetch_result *out, struct history *h, const char *name,
+		      const char *url);
+
 #endif

@@ -1,5 +1,4 @@
 /* File-system helpers (see fsutil.h). */
-#define _GNU_SOURCE
 #include "fsutil.h"
 
 #include <errno.h>

@@ -1,5 +1,4 @@
 /* key=value control lines (see kv.h). */
-#define _GNU_SOURCE
 #include "kv.h"
 
 #include <ctype.h>

@@ -1,0 +1,392 @@
+/*
+ * dsfs bench-ops: throughput of the Vulkan training engine on this device.
+ * Prints the engine's best SGEMM (the device ceiling, over a few register
+ * tilings), GFLOP/s of convolution forward, backward-data and
+ * backward-weight for YOLOv8n-typical shapes at batch 16 (and the share of
+ * the ceiling), GB/s of the fused BN+SiLU epilogue, and the time of one
+ * recorded training step of the small test net against the sum of its ops.
+ *
+ * Op times come from GPU timestamps (best of --reps runs, after a warm-up
+ * run that also compiles the pipelines); step times are wall-clock times of
+ * submit + fence.  --sweep also tries other tile shapes for the conv kernels
+ * (the numbers the defaults in train/kernels.c were chosen from).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tools/cli.h"
+#include "train/kernels.h"
+#include "train/nn.h"
+#include "train/ops.h"
+#include "train/vk.h"
+#include "util/err.h"
+
+struct bench {
+	struct vk *vk;
+	struct vk_cmd *cmd;
+	struct vk_pool *pool;
+	struct op_ctx o;
+	int reps;
+	int verbose;  /* -v: per-op profile of the training step */
+};
+
+static void help(void)
+{
+	printf("usage: dsfs bench-ops [--reps N] [--sweep] [--quick]\n"
+	       "\n"
+	       "Measure the Vulkan compute engine: SGEMM ceiling, convolution passes\n"
+	       "(YOLOv8n shapes, batch 16), the fused BN+SiLU epilogue and a recorded\n"
+	       "training step.  DSFS_VK_DEVICE picks the device.\n"
+	       "\n"
+	       "  --reps N   timed runs per measurement, best reported (default 3)\n"
+	       "  --sweep    also try other conv tile shapes\n"
+	       "  --quick    batch 2 instead of 16 (a smoke test)\n");
+}
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+typedef int (*rec_fn)(struct op_ctx *o, void *arg);
+
+/* Record `fn` once, run it 1 + reps times; best GPU time of the timed runs. */
+static int time_rec(struct bench *b, rec_fn fn, void *arg, double *ns_out)
+{
+	double best = INFINITY;
+	int error;
+
+	if ((error = vk_cmd_begin(b->cmd)) < 0 || (error = fn(&b->o, arg)) < 0 ||
+	    (error = vk_cmd_end(b->cmd)) < 0)
+		return error;
+	for (int r = 0; r <= b->reps; r++) {
+		if ((error = vk_cmd_submit(b->cmd)) < 0)
+			return error;
+		if (r > 0 && vk_cmd_last_ns(b->cmd) < best)
+			best = vk_cmd_last_ns(b->cmd);
+	}
+	*ns_out = best;
+	return 0;
+}
+
+static int rand_tensor(struct bench *b, struct tensor *t, int n, int c, int h, int w)
+{
+	uint64_t numel = (uint64_t)n * c * h * w, s = 0x9e3779b97f4a7c15ull ^ numel;
+	float *v = malloc(numel * 4);
+	int error;
+
+	if (!v)
+		return err_set(-ENOMEM, "out of memory");
+	for (uint64_t i = 0; i < numel; i++) {
+		s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+		v[i] = (float)((double)(s >> 11) / (double)(1ull << 53)) - 0.5f;
+	}
+	if ((error = tensor_alloc(t, b->pool, n, c, h, w)) == 0)
+		error = tensor_upload(b->vk, t, v);
+	free(v);
+	return error;
+}
+
+/* ---------------------------------------------------------------- gemm */
+
+struct gemm_arg {
+	struct tensor a, b, c;
+	int m, n, k;
+};
+
+static int rec_gemm(struct op_ctx *o, void *p)
+{
+	struct gemm_arg *g = p;
+
+	return op_gemm(o, &g->c, &g->a, &g->b, g->m, g->n, g->k, 0);
+}
+
+static int bench_gemm(struct bench *b, int quick, double *ceiling)
+{
+	static const int32_t variants[][6] = {
+		{ 16, 4, 1, 1, 0, 16 }, { 8, 8, 1, 1, 0, 16 }, { 64, 1, 1, 1, 0, 16 },
+		{ 16, 4, 2, 1, 0, 16 }, { 16, 4, 1, 2, 0, 16 }, { 8, 8, 2, 2, 0, 16 },
+		{ 16, 16, 1, 1, 1, 16 },
+	};
+	struct gemm_arg g = { .m = quick ? 256 : 1024, .n = quick ? 256 : 1024, .k = quick ? 256 : 512 };
+	double flops = 2.0 * g.m * g.n * g.k, ns;
+	int error;
+
+	vk_pool_reset(b->pool);
+	if ((error = rand_tensor(b, &g.a, 1, g.k * g.m, 1, 1)) < 0 ||
+	    (error = rand_tensor(b, &g.b, 1, g.k * g.n, 1, 1)) < 0 ||
+	    (error = tensor_alloc(&g.c, b->pool, 1, g.m * g.n, 1, 1)) < 0)
+		return error;
+	printf("SGEMM %dx%dx%d (tiles: WGX WGY RM RN SHMEM):\n", g.m, g.n, g.k);
+	*ceiling = 0;
+	for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
+		b->o.spec[KERN_GEMM] = variants[i];
+		if ((error = time_rec(b, rec_gemm, &g, &ns)) < 0)
+			return error;
+		printf("  %3d %3d %2d %2d %d  %7.2f GFLOP/s\n", variants[i][0], variants[i][1],
+		       variants[i][2], variants[i][3], variants[i][4], flops / ns);
+		if (flops / ns > *ceiling)
+			*ceiling = flops / ns;
+	}
+	b->o.spec[KERN_GEMM] = NULL;
+	printf("SGEMM ceiling: %.2f GFLOP/s\n\n", *ceiling);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- conv */
+
+struct conv_arg {
+	struct tensor x, y, w, dx, dy, dw;
+	struct conv_desc cd;
+	int pass; /* 0 fwd, 1 bwd_data, 2 bwd_weight */
+};
+
+static int rec_conv(struct op_ctx *o, void *p)
+{
+	struct conv_arg *a = p;
+
+	switch (a->pass) {
+	case 0:
+		return op_conv_fwd(o, &a->y, &a->x, &a->w, NULL, &a->cd, 0);
+	case 1:
+		return op_conv_bwd_data(o, &a->dx, &a->dy, &a->w, &a->cd, 0);
+	default:
+		return op_conv_bwd_weight(o, &a->dw, &a->dy, &a->x, &a->cd, 0);
+	}
+}
+
+struct conv_shape {
+	int ci, co, hw, k, s;
+};
+
+static const char *const pass_name[3] = { "fwd", "bwd_data", "bwd_weight" };
+
+static int bench_conv(struct bench *b, int batch, int sweep, double ceiling, double *worst_share)
+{
+	static const struct conv_shape shapes[] = {
+		{ 32, 32, 80, 3, 1 }, { 64, 64, 40, 3, 1 }, { 64, 64, 40, 3, 2 }, { 128, 64, 20, 1, 1 },
+	};
+	static const int32_t fwd_variants[][5] = {
+		{ 64, 8, 4, 0, 16 }, { 64, 4, 4, 0, 16 }, { 64, 8, 2, 0, 16 }, { 64, 16, 2, 0, 16 },
+		{ 64, 4, 8, 0, 16 }, { 32, 8, 4, 0, 16 }, { 128, 8, 4, 0, 16 }, { 64, 16, 4, 0, 16 },
+	};
+	static const int32_t wgt_variants[][3] = {
+		{ 64, 4, 4 }, { 64, 8, 4 }, { 64, 4, 8 }, { 64, 8, 8 }, { 32, 4, 4 }, { 128, 4, 4 },
+		{ 64, 2, 4 },
+	};
+	int error;
+
+	*worst_share = INFINITY;
+	printf("convolution, batch %d (GFLOP/s, share of the SGEMM ceiling):\n", batch);
+	for (size_t si = 0; si < sizeof(shapes) / sizeof(shapes[0]); si++) {
+		const struct conv_shape *sh = &shapes[si];
+		struct conv_arg a = { .cd = { sh->k, sh->k, sh->s, sh->k / 2 } };
+		int oh = conv_out(sh->hw, sh->k, sh->s, sh->k / 2);
+		double flops = 2.0 * batch * oh * oh * sh->co * sh->ci * sh->k * sh->k;
+
+		vk_pool_reset(b->pool);
+		if ((error = rand_tensor(b, &a.x, batch, sh->ci, sh->hw, sh->hw)) < 0 ||
+		    (error = rand_tensor(b, &a.w, sh->co, sh->ci, sh->k, sh->k)) < 0 ||
+		    (error = rand_tensor(b, &a.dy, batch, sh->co, oh, oh)) < 0 ||
+		    (error = tensor_alloc(&a.y, b->pool, batch, sh->co, oh, oh)) < 0 ||
+		    (error = tensor_alloc(&a.dx, b->pool, batch, sh->ci, sh->hw, sh->hw)) < 0 ||
+		    (error = tensor_alloc(&a.dw, b->pool, sh->co, sh->ci, sh->k, sh->k)) < 0)
+			return error;
+		for (a.pass = 0; a.pass < 3; a.pass++) {
+			enum kern k = a.pass == 0 ? KERN_CONV_FWD : a.pass == 1 ? KERN_CONV_BWD_DATA
+									      : KERN_CONV_BWD_WEIGHT;
+			size_t nv = a.pass == 2 ? sizeof(wgt_variants) / sizeof(wgt_variants[0])
+						: sizeof(fwd_variants) / sizeof(fwd_variants[0]);
+			double ns, g;
+
+			b->o.spec[k] = NULL;
+			if ((error = time_rec(b, rec_conv, &a, &ns)) < 0)
+				return error;
+			g = flops / ns;
+			printf("  %dx%d %3d->%-3d %3dx%-3d s%d %-10s %7.2f GFLOP/s  %5.1f%%\n", sh->k,
+			       sh->k, sh->ci, sh->co, sh->hw, sh->hw, sh->s, pass_name[a.pass], g,
+			       100 * g / ceiling);
+			if (g / ceiling < *worst_share)
+				*worst_share = g / ceiling;
+			for (size_t v = 0; sweep && v < nv; v++) {
+				const int32_t *sp = a.pass == 2 ? wgt_variants[v] : fwd_variants[v];
+
+				b->o.spec[k] = sp;
+				if ((error = time_rec(b, rec_conv, &a, &ns)) < 0)
+					return error;
+				printf("      tiles WG %3d TM %2d TN %2d: %7.2f GFLOP/s\n", sp[0], sp[1],
+				       sp[2], flops / ns);
+			}
+			b->o.spec[k] = NULL;
+		}
+	}
+	printf("slowest conv pass: %.0f%% of the SGEMM ceiling\n\n", 100 * *worst_share);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- epilogue */
+
+struct epi_arg {
+	struct tensor x, y, stats, g, b;
+};
+
+static int rec_epi(struct op_ctx *o, void *p)
+{
+	struct epi_arg *a = p;
+
+	return op_bn_apply(o, &a->y, &a->x, &a->stats, &a->g, &a->b, 1e-3f, PF_SILU);
+}
+
+static int bench_epilogue(struct bench *b, int batch)
+{
+	struct epi_arg a;
+	double ns;
+	int error;
+
+	vk_pool_reset(b->pool);
+	if ((error = rand_tensor(b, &a.x, batch, 32, 80, 80)) < 0 ||
+	    (error = tensor_alloc(&a.y, b->pool, batch, 32, 80, 80)) < 0 ||
+	    (error = rand_tensor(b, &a.stats, 1, 64, 1, 1)) < 0 ||
+	    (error = rand_tensor(b, &a.g, 1, 32, 1, 1)) < 0 ||
+	    (error = rand_tensor(b, &a.b, 1, 32, 1, 1)) < 0 ||
+	    (error = time_rec(b, rec_epi, &a, &ns)) < 0)
+		return error;
+	printf("fused BN+SiLU epilogue, %dx32x80x80: %.2f GB/s (read + write)\n\n", batch,
+	       8.0 * tensor_numel(&a.x) / ns);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- step */
+
+static int bench_step(struct bench *b, int batch, int img)
+{
+	static const int ch[6] = { 3, 16, 32, 32, 64, 64 }, stride[5] = { 2, 2, 1, 2, 1 };
+	const struct nn_opt opt = { .kind = NN_SGD, .lr = 0.01f, .momentum = 0.9f, .nesterov = 1,
+				    .weight_decay = 5e-4f };
+	struct nn *nn = NULL;
+	struct nn_graph *g = NULL;
+	struct nn_conv *c[5], *head;
+	struct nn_bn *bn[5];
+	struct nn_t *x, *t, *h;
+	float *xs = NULL, ts[64 * 3] = { 0 };
+	double wall = INFINITY, ops = 0, t0;
+	char name[32];
+	int error;
+
+	if ((error = nn_new(&nn, b->vk, 1)) < 0)
+		goto done;
+	for (int i = 0; i < 5; i++) {
+		snprintf(name, sizeof(name), "model.%d.conv", i);
+		if ((error = nn_conv_new(&c[i], nn, name, ch[i], ch[i + 1], 3, stride[i], 0)) < 0)
+			goto done;
+		snprintf(name, sizeof(name), "model.%d.bn", i);
+		if ((error = nn_bn_new(&bn[i], nn, name, ch[i + 1])) < 0)
+			goto done;
+	}
+	if ((error = nn_conv_new(&head, nn, "model.5", 64, 3, 1, 1, 1)) < 0 ||
+	    (error = nn_finalize(nn)) < 0 || (error = nn_graph_new(&g, nn, NN_TRAIN)) < 0 ||
+	    (error = nn_graph_begin(g)) < 0)
+		goto done;
+	x = nn_input(g, batch, 3, img, img);
+	t = nn_input(g, batch, 3, 1, 1);
+	h = x;
+	for (int i = 0; i < 5; i++)
+		h = nn_conv_bn_silu(g, c[i], bn[i], h, NULL);
+	h = nn_mse(g, nn_conv(g, head, nn_mean_hw(g, h)), t);
+	if ((error = nn_backward(g, h)) < 0 || (error = nn_optimize(g, &opt)) < 0 ||
+	    (error = nn_graph_end(g)) < 0)
+		goto done;
+	if (!(xs = calloc((size_t)batch * 3 * img * img, sizeof(float)))) {
+		error = err_set(-ENOMEM, "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < (size_t)batch * 3 * img * img; i++)
+		xs[i] = (float)((i * 2654435761u) % 1000) / 1000.0f;
+	vk_prof_reset(b->vk);
+	for (int r = 0; r <= b->reps; r++) {
+		if ((error = nn_input_set(g, x, xs)) < 0 || (error = nn_input_set(g, t, ts)) < 0)
+			goto done;
+		t0 = now_ns();
+		if ((error = nn_graph_run(g)) < 0)
+			goto done;
+		if (r > 0 && now_ns() - t0 < wall) {
+			wall = now_ns() - t0;
+			ops = vk_cmd_last_ns(nn_graph_cmd(g));
+		}
+	}
+	printf("training step, %d conv+BN+SiLU blocks + head, batch %d, %dx%d input:\n"
+	       "  %u dispatches, one submit; step %.2f ms, sum of ops %.2f ms, overhead %.1f%%\n",
+	       5, batch, img, img, vk_cmd_n_dispatches(nn_graph_cmd(g)), wall / 1e6, ops / 1e6,
+	       100 * (wall - ops) / wall);
+	if (b->verbose)
+		vk_prof_print(b->vk, stdout);
+done:
+	free(xs);
+	nn_graph_free(g);
+	nn_free(nn);
+	return error;
+}
+
+int cmd_bench_ops(struct cli *cli, int argc, char **argv)
+{
+	struct vk_opts opts = VK_OPTS_INIT;
+	struct bench b = { .reps = 3 };
+	int sweep = 0, quick = 0, error, batch;
+	double ceiling, share;
+
+	b.verbose = cli->verbose;
+	if (cli_wants_help(argc, argv)) {
+		help();
+		return 0;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--sweep")) {
+			sweep = 1;
+		} else if (!strcmp(argv[i], "--quick")) {
+			quick = 1;
+		} else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
+			b.reps = atoi(argv[++i]);
+			if (b.reps < 1 || b.reps > 1000)
+				return cli_usage("bench-ops");
+		} else {
+			return cli_usage("bench-ops");
+		}
+	}
+	batch = quick ? 2 : 16;
+	opts.profile = 1;
+	if ((error = vk_open(&b.vk, &opts)) < 0) {
+		cli_error("bench-ops: %s", err_last());
+		return 1;
+	}
+	if (!vk_info(b.vk)->profiling) {
+		cli_error("bench-ops: %s has no compute timestamps", vk_info(b.vk)->name);
+		vk_free(b.vk);
+		return 1;
+	}
+	printf("device: %s (%s tiles)\n\n", vk_info(b.vk)->name,
+	       vk_info(b.vk)->gpu_tiles ? "shared-memory" : "register-blocked");
+	if ((error = vk_cmd_new(&b.cmd, b.vk)) < 0 ||
+	    (error = vk_pool_new(&b.pool, b.vk, VK_POOL_ARENA, "bench")) < 0)
+		goto done;
+	b.o = (struct op_ctx){ .vk = b.vk, .cmd = b.cmd, .scratch = b.pool };
+	if ((error = bench_gemm(&b, quick, &ceiling)) < 0 ||
+	    (error = bench_conv(&b, batch, sweep, ceiling, &share)) < 0 ||
+	    (error = bench_epilogue(&b, batch)) < 0 ||
+	    (error = bench_step(&b, batch, quick ? 32 : 64)) < 0)
+		goto done;
+done:
+	if (error < 0)
+		cli_error("bench-ops: %s", err_last());
+	vk_cmd_free(b.cmd);
+	vk_pool_free(b.pool);
+	vk_free(b.vk);
+	return error < 0 ? 1 : 0;
+}

@@ -1,0 +1,154 @@
+/*
+ * The embedded SPIR-V of every kernel (compiled from shaders/ by glslc at
+ * build time) and the one table train/vk.c creates pipelines from.  Spec
+ * constant 0 is always the work-group size (x); the other ids are listed in
+ * each shader.  The CPU profile is what measured fastest on lavapipe
+ * (register blocking, no shared memory); the GPU profile uses shared-memory
+ * tiles and wider work groups.
+ */
+#include "train/kernels.h"
+
+#include "train/push.h"
+
+static const uint32_t gemm_spv[] =
+#include "gemm.comp.spv.inc"
+;
+
+static const uint32_t conv_fwd_spv[] =
+#include "conv_fwd.comp.spv.inc"
+;
+
+static const uint32_t conv_bwd_data_spv[] =
+#include "conv_bwd_data.comp.spv.inc"
+;
+
+static const uint32_t conv_bwd_weight_spv[] =
+#include "conv_bwd_weight.comp.spv.inc"
+;
+
+static const uint32_t sum_slices_spv[] =
+#include "sum_slices.comp.spv.inc"
+;
+
+static const uint32_t chan_sum_spv[] =
+#include "chan_sum.comp.spv.inc"
+;
+
+static const uint32_t bn_stats_spv[] =
+#include "bn_stats.comp.spv.inc"
+;
+
+static const uint32_t bn_final_spv[] =
+#include "bn_final.comp.spv.inc"
+;
+
+static const uint32_t bn_apply_spv[] =
+#include "bn_apply.comp.spv.inc"
+;
+
+static const uint32_t bn_bwd_reduce_spv[] =
+#include "bn_bwd_reduce.comp.spv.inc"
+;
+
+static const uint32_t bn_bwd_apply_spv[] =
+#include "bn_bwd_apply.comp.spv.inc"
+;
+
+static const uint32_t silu_spv[] =
+#include "silu.comp.spv.inc"
+;
+
+static const uint32_t silu_bwd_spv[] =
+#include "silu_bwd.comp.spv.inc"
+;
+
+static const uint32_t add_spv[] =
+#include "add.comp.spv.inc"
+;
+
+static const uint32_t copy_spv[] =
+#include "copy.comp.spv.inc"
+;
+
+static const uint32_t maxpool_spv[] =
+#include "maxpool.comp.spv.inc"
+;
+
+static const uint32_t maxpool_bwd_spv[] =
+#include "maxpool_bwd.comp.spv.inc"
+;
+
+static const uint32_t upsample_spv[] =
+#include "upsample.comp.spv.inc"
+;
+
+static const uint32_t reduce_sum_spv[] =
+#include "reduce_sum.comp.spv.inc"
+;
+
+static const uint32_t pool_mean_spv[] =
+#include "pool_mean.comp.spv.inc"
+;
+
+static const uint32_t sgd_spv[] =
+#include "sgd.comp.spv.inc"
+;
+
+static const uint32_t adamw_spv[] =
+#include "adamw.comp.spv.inc"
+;
+
+static const uint32_t mse_spv[] =
+#include "mse.comp.spv.inc"
+;
+
+/* Spec constants: gemm {WGX, WGY, RM, RN, SHMEM, BK}; conv_fwd/bwd_data
+ * {WG, TM, TN, SHMEM, CK}; conv_bwd_weight {WG, TM, TN}; others {WG}. */
+const struct kern_info kernels[KERN_COUNT] = {
+	[KERN_GEMM] = { "gemm", gemm_spv, sizeof(gemm_spv), 3, sizeof(struct push_gemm), 6,
+		{16, 4, 1, 1, 0, 16}, {16, 16, 1, 1, 1, 16} },
+	[KERN_CONV_FWD] = { "conv_fwd", conv_fwd_spv, sizeof(conv_fwd_spv), 4, sizeof(struct push_conv), 5,
+		{64, 8, 4, 0, 16}, {64, 8, 4, 1, 32} },
+	[KERN_CONV_BWD_DATA] = { "conv_bwd_data", conv_bwd_data_spv, sizeof(conv_bwd_data_spv), 3, sizeof(struct push_conv), 5,
+		{64, 8, 4, 0, 16}, {64, 8, 4, 1, 32} },
+	[KERN_CONV_BWD_WEIGHT] = { "conv_bwd_weight", conv_bwd_weight_spv, sizeof(conv_bwd_weight_spv), 3, sizeof(struct push_conv), 3,
+		{64, 4, 4}, {64, 4, 4} },
+	[KERN_SUM_SLICES] = { "sum_slices", sum_slices_spv, sizeof(sum_slices_spv), 2, sizeof(struct push_slices), 1,
+		{64}, {256} },
+	[KERN_CHAN_SUM] = { "chan_sum", chan_sum_spv, sizeof(chan_sum_spv), 2, sizeof(struct push_chan), 1,
+		{128}, {128} },
+	[KERN_BN_STATS] = { "bn_stats", bn_stats_spv, sizeof(bn_stats_spv), 2, sizeof(struct push_chan), 1,
+		{128}, {128} },
+	[KERN_BN_FINAL] = { "bn_final", bn_final_spv, sizeof(bn_final_spv), 5, sizeof(struct push_bn_final), 1,
+		{64}, {64} },
+	[KERN_BN_APPLY] = { "bn_apply", bn_apply_spv, sizeof(bn_apply_spv), 5, sizeof(struct push_bn), 1,
+		{64}, {256} },
+	[KERN_BN_BWD_REDUCE] = { "bn_bwd_reduce", bn_bwd_reduce_spv, sizeof(bn_bwd_reduce_spv), 6, sizeof(struct push_bn), 1,
+		{128}, {128} },
+	[KERN_BN_BWD_APPLY] = { "bn_bwd_apply", bn_bwd_apply_spv, sizeof(bn_bwd_apply_spv), 7, sizeof(struct push_bn), 1,
+		{64}, {256} },
+	[KERN_SILU] = { "silu", silu_spv, sizeof(silu_spv), 3, sizeof(struct push_ew), 1,
+		{64}, {256} },
+	[KERN_SILU_BWD] = { "silu_bwd", silu_bwd_spv, sizeof(silu_bwd_spv), 3, sizeof(struct push_ew), 1,
+		{64}, {256} },
+	[KERN_ADD] = { "add", add_spv, sizeof(add_spv), 3, sizeof(struct push_ew), 1,
+		{64}, {256} },
+	[KERN_COPY] = { "copy", copy_spv, sizeof(copy_spv), 3, sizeof(struct push_ew), 1,
+		{64}, {256} },
+	[KERN_MAXPOOL] = { "maxpool", maxpool_spv, sizeof(maxpool_spv), 3, sizeof(struct push_pool), 1,
+		{64}, {256} },
+	[KERN_MAXPOOL_BWD] = { "maxpool_bwd", maxpool_bwd_spv, sizeof(maxpool_bwd_spv), 3, sizeof(struct push_pool), 1,
+		{64}, {256} },
+	[KERN_UPSAMPLE] = { "upsample", upsample_spv, sizeof(upsample_spv), 2, sizeof(struct push_pool), 1,
+		{64}, {256} },
+	[KERN_REDUCE_SUM] = { "reduce_sum", reduce_sum_spv, sizeof(reduce_sum_spv), 2, sizeof(struct push_reduce), 1,
+		{128}, {256} },
+	[KERN_POOL_MEAN] = { "pool_mean", pool_mean_spv, sizeof(pool_mean_spv), 2, sizeof(struct push_chan), 1,
+		{128}, {128} },
+	[KERN_SGD] = { "sgd", sgd_spv, sizeof(sgd_spv), 4, sizeof(struct push_opt), 1,
+		{64}, {256} },
+	[KERN_ADAMW] = { "adamw", adamw_spv, sizeof(adamw_spv), 5, sizeof(struct push_opt), 1,
+		{64}, {256} },
+	[KERN_MSE] = { "mse", mse_spv, sizeof(mse_spv), 3, sizeof(struct push_mse), 1,
+		{128}, {128} },
+};

@@ -1,0 +1,1017 @@
+/*
+ * Op recording (see ops.h).  The pattern of every op: check shapes, find
+ * how many images one dispatch may cover so that no binding exceeds
+ * maxStorageBufferRange (chunk_images), then per chunk bind each tensor's
+ * images, fill the push block and dispatch.  Ops that reduce over the batch
+ * (statistics, weight and bias gradients) add later chunks to the first
+ * chunk's result, so chunking never changes what is computed, only (in the
+ * last bits) the order of a sum.
+ */
+#include "train/ops.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util/err.h"
+
+#define EW_MAX_GROUPS 512u   /* element-wise kernels loop grid-stride beyond this */
+
+static uint32_t cdiv(uint64_t a, uint64_t b)
+{
+	return (uint32_t)((a + b - 1) / b);
+}
+
+static uint32_t min_u32(uint64_t a, uint64_t b)
+{
+	return (uint32_t)(a < b ? a : b);
+}
+
+static const int32_t *spec_of(const struct op_ctx *o, enum kern k)
+{
+	return o->spec[k] ? o->spec[k] : vk_spec(o->vk, k);
+}
+
+static int dispatch(struct op_ctx *o, enum kern k, const struct vk_bind *b, const void *push,
+		    uint32_t push_size, uint32_t gx, uint32_t gy, uint32_t gz, const char *label,
+		    double flops, double bytes)
+{
+	struct vk_dispatch d = {
+		.kern = k,
+		.spec = o->spec[k],
+		.binds = b,
+		.push = push,
+		.push_size = push_size,
+		.groups = { gx, gy, gz },
+		.label = label,
+		.flops = flops,
+		.bytes = bytes,
+	};
+	return vk_cmd_dispatch(o->cmd, &d);
+}
+
+/* Bind images [n0, n0 + cnt) of `t`; *off (OUT) is the element offset of image n0. */
+static int bind_imgs(struct op_ctx *o, struct vk_bind *b, uint32_t *off, const struct tensor *t,
+		     int n0, int cnt)
+{
+	uint64_t first = t->off + (uint64_t)n0 * t->ns;
+	uint64_t count = (uint64_t)(cnt - 1) * t->ns + tensor_img(t);
+
+	return vk_bind_elems(b, off, o->vk, t->mem.blk, t->mem.off + first * 4, count);
+}
+
+static int bind_all(struct op_ctx *o, struct vk_bind *b, uint32_t *off, const struct tensor *t)
+{
+	return bind_imgs(o, b, off, t, 0, t->n);
+}
+
+/*
+ * The most images one dispatch may cover: every tensor in `ts` (NULLs
+ * skipped) must bind within maxStorageBufferRange, and the image count must
+ * fit a work-group dimension.  -E2BIG when a single image is too large.
+ */
+static int chunk_images(struct op_ctx *o, int *out, const struct tensor *const *ts, int nt,
+			const char *op)
+{
+	const struct vk_info *in = vk_info(o->vk);
+	uint64_t lim = (in->max_range - in->offset_align) / 4;
+	uint64_t nb = in->max_groups[2] < in->max_groups[1] ? in->max_groups[2] : in->max_groups[1];
+
+	for (int i = 0; i < nt; i++) {
+		const struct tensor *t = ts[i];
+		uint64_t img, k;
+
+		if (!t)
+			continue;
+		img = tensor_img(t);
+		if (img > lim)
+			return err_set(-E2BIG, "%s: one image (%" PRIu64 " floats) exceeds the %" PRIu64
+				       "-byte storage binding limit", op, img, in->max_range);
+		k = 1 + (lim - img) / (t->ns ? t->ns : 1);
+		if (k < nb)
+			nb = k;
+	}
+	*out = (int)nb;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- tensors */
+
+int tensor_alloc(struct tensor *out, struct vk_pool *pool, int n, int c, int h, int w)
+{
+	uint64_t numel = (uint64_t)n * c * h * w;
+	int error;
+
+	memset(out, 0, sizeof(*out));
+	if (n <= 0 || c <= 0 || h <= 0 || w <= 0)
+		return err_set(-EINVAL, "tensor_alloc: bad shape %dx%dx%dx%d", n, c, h, w);
+	if ((error = vk_alloc(&out->mem, pool, numel * 4)) < 0)
+		return error;
+	out->n = n;
+	out->c = c;
+	out->h = h;
+	out->w = w;
+	out->ns = (uint64_t)c * h * w;
+	return 0;
+}
+
+struct tensor tensor_channels(const struct tensor *t, int c0, int c)
+{
+	struct tensor v = *t;
+
+	v.off += (uint64_t)c0 * t->h * t->w;
+	v.c = c;
+	return v;
+}
+
+struct tensor tensor_vec(const struct tensor *t, uint64_t off, uint64_t len)
+{
+	struct tensor v = *t;
+
+	v.off += off;
+	v.n = 1;
+	v.c = (int)len;
+	v.h = v.w = 1;
+	v.ns = len;
+	return v;
+}
+
+int tensor_upload(struct vk *vk, const struct tensor *t, const float *src)
+{
+	uint64_t img = tensor_img(t);
+	int error = 0;
+
+	if (t->ns == img || t->n == 1)
+		return vk_upload(vk, t->mem, t->off * 4, src, tensor_numel(t) * 4);
+	for (int i = 0; i < t->n && !error; i++)
+		error = vk_upload(vk, t->mem, (t->off + i * t->ns) * 4, src + i * img, img * 4);
+	return error;
+}
+
+int tensor_download(struct vk *vk, float *dst, const struct tensor *t)
+{
+	uint64_t img = tensor_img(t);
+	int error = 0;
+
+	if (t->ns == img || t->n == 1)
+		return vk_download(vk, dst, t->mem, t->off * 4, tensor_numel(t) * 4);
+	for (int i = 0; i < t->n && !error; i++)
+		error = vk_download(vk, dst + i * img, t->mem, (t->off + i * t->ns) * 4, img * 4);
+	return error;
+}
+
+int op_fill(struct op_ctx *o, const struct tensor *t, float value)
+{
+	uint64_t img = tensor_img(t);
+	uint32_t bits;
+	int error = 0;
+
+	memcpy(&bits, &value, 4);
+	if (t->ns == img || t->n == 1)
+		return vk_cmd_fill(o->cmd, t->mem, t->off * 4, tensor_numel(t) * 4, bits);
+	for (int i = 0; i < t->n && !error; i++)
+		error = vk_cmd_fill(o->cmd, t->mem, (t->off + i * t->ns) * 4, img * 4, bits);
+	return error;
+}
+
+/* ---------------------------------------------------------------- convolution */
+
+static int conv_check(const char *op, const struct tensor *x, const struct tensor *w,
+		      const struct tensor *y, const struct conv_desc *cd)
+{
+	if (cd->kh <= 0 || cd->kw <= 0 || cd->stride <= 0 || cd->pad < 0)
+		return err_set(-EINVAL, "%s: bad kernel %dx%d stride %d pad %d", op, cd->kh, cd->kw,
+			       cd->stride, cd->pad);
+	if (w->n <= 0 || w->c != x->c || w->h != cd->kh || w->w != cd->kw || y->n != x->n ||
+	    y->c != w->n || y->h != conv_out(x->h, cd->kh, cd->stride, cd->pad) ||
+	    y->w != conv_out(x->w, cd->kw, cd->stride, cd->pad) || y->h <= 0 || y->w <= 0)
+		return err_set(-EINVAL, "%s: shapes x %dx%dx%dx%d w %dx%dx%dx%d y %dx%dx%dx%d "
+			       "do not match k%dx%d s%d p%d", op, x->n, x->c, x->h, x->w, w->n,
+			       w->c, w->h, w->w, y->n, y->c, y->h, y->w, cd->kh, cd->kw,
+			       cd->stride, cd->pad);
+	return 0;
+}
+
+static void conv_push(struct push_conv *pc, int cnt, const struct tensor *x,
+		      const struct tensor *y, const struct conv_desc *cd)
+{
+	memset(pc, 0, sizeof(*pc));
+	pc->n = cnt;
+	pc->ci = x->c;
+	pc->h = x->h;
+	pc->w = x->w;
+	pc->co = y->c;
+	pc->oh = y->h;
+	pc->ow = y->w;
+	pc->kh = cd->kh;
+	pc->kw = cd->kw;
+	pc->stride = cd->stride;
+	pc->pad = cd->pad;
+	pc->x_ns = (uint32_t)x->ns;
+	pc->y_ns = (uint32_t)y->ns;
+}
+
+static void conv_label(char *buf, size_t sz, const char *op, const struct tensor *x,
+		       const struct tensor *y, const struct conv_desc *cd)
+{
+	snprintf(buf, sz, "%s %dx%d s%d %d->%d %dx%d", op, cd->kh, cd->kw, cd->stride, x->c, y->c,
+		 x->h, x->w);
+}
+
+int op_conv_fwd(struct op_ctx *o, const struct tensor *y, const struct tensor *x,
+		const struct tensor *w, const struct tensor *aux, const struct conv_desc *cd,
+		unsigned flags)
+{
+	const int32_t *sp = spec_of(o, KERN_CONV_FWD);
+	const struct tensor *ts[] = { x, y };
+	const uint64_t ohw = (uint64_t)y->h * y->w;
+	struct vk_bind b[4];
+	struct push_conv pc;
+	char label[96];
+	int nb, error;
+
+	if ((error = conv_check("conv_fwd", x, w, y, cd)) < 0)
+		return error;
+	if ((flags & (PF_BIAS | PF_AFFINE)) &&
+	    (!aux || tensor_numel(aux) < (uint64_t)y->c * ((flags & PF_AFFINE) ? 2 : 1)))
+		return err_set(-EINVAL, "conv_fwd: bias/affine vector missing or short");
+	if ((error = chunk_images(o, &nb, ts, 2, "conv_fwd")) < 0)
+		return error;
+	/* Keep the pixel work groups within the dimension limit. */
+	uint64_t per_x = (uint64_t)sp[0] * sp[2];
+	uint64_t gmax = vk_info(o->vk)->max_groups[0];
+
+	if ((uint64_t)nb * ohw > gmax * per_x)
+		nb = (int)(gmax * per_x / ohw);
+	if (nb < 1)
+		return err_set(-E2BIG, "conv_fwd: image too large for one dispatch");
+	conv_label(label, sizeof(label), "conv_fwd", x, y, cd);
+	if ((error = bind_all(o, &b[1], &pc.w_off, w)) < 0)
+		return error;
+	for (int n0 = 0; n0 < x->n; n0 += nb) {
+		int cnt = x->n - n0 < nb ? x->n - n0 : nb;
+		uint32_t w_off = pc.w_off;
+
+		conv_push(&pc, cnt, x, y, cd);
+		pc.w_off = w_off;
+		pc.flags = flags;
+		if ((error = bind_imgs(o, &b[0], &pc.x_off, x, n0, cnt)) < 0 ||
+		    (error = bind_imgs(o, &b[2], &pc.y_off, y, n0, cnt)) < 0 ||
+		    (error = aux ? bind_all(o, &b[3], &pc.b_off, aux) : bind_all(o, &b[3], &pc.b_off, w)) < 0)
+			return error;
+		double flops = 2.0 * cnt * ohw * y->c * x->c * cd->kh * cd->kw;
+
+		if ((error = dispatch(o, KERN_CONV_FWD, b, &pc, sizeof(pc),
+				      cdiv(cnt * ohw, per_x), cdiv(y->c, sp[1]), 1, label, flops, 0)) < 0)
+			return error;
+	}
+	return 0;
+}
+
+int op_conv_bwd_data(struct op_ctx *o, const struct tensor *dx, const struct tensor *dy,
+		     const struct tensor *w, const struct conv_desc *cd, unsigned flags)
+{
+	const int32_t *sp = spec_of(o, KERN_CONV_BWD_DATA);
+	const struct tensor *ts[] = { dx, dy };
+	const int s = cd->stride;
+	const uint64_t cls = (uint64_t)((dx->h + s - 1) / s) * ((dx->w + s - 1) / s);
+	const uint64_t per_x = (uint64_t)sp[0] * sp[2];
+	const uint64_t gmax = vk_info(o->vk)->max_groups[0];
+	struct vk_bind b[3];
+	struct push_conv pc;
+	uint32_t w_off;
+	char label[96];
+	int nb, error;
+
+	if ((error = conv_check("conv_bwd_data", dx, w, dy, cd)) < 0 ||
+	    (error = chunk_images(o, &nb, ts, 2, "conv_bwd_data")) < 0)
+		return error;
+	if ((uint64_t)nb * cls > gmax * per_x)
+		nb = (int)(gmax * per_x / cls);
+	if (nb < 1)
+		return err_set(-E2BIG, "conv_bwd_data: image too large for one dispatch");
+	if ((uint64_t)s * s > vk_info(o->vk)->max_groups[2])
+		return err_set(-EINVAL, "conv_bwd_data: stride %d too large", s);
+	conv_label(label, sizeof(label), "conv_bwd_data", dx, dy, cd);
+	if ((error = bind_all(o, &b[1], &w_off, w)) < 0)
+		return error;
+	for (int n0 = 0; n0 < dx->n; n0 += nb) {
+		int cnt = dx->n - n0 < nb ? dx->n - n0 : nb;
+
+		conv_push(&pc, cnt, dx, dy, cd);
+		pc.w_off = w_off;
+		pc.flags = flags & PF_ACC;
+		if ((error = bind_imgs(o, &b[0], &pc.y_off, dy, n0, cnt)) < 0 ||
+		    (error = bind_imgs(o, &b[2], &pc.x_off, dx, n0, cnt)) < 0)
+			return error;
+		double flops = 2.0 * cnt * dy->h * dy->w * dy->c * dx->c * cd->kh * cd->kw;
+
+		if ((error = dispatch(o, KERN_CONV_BWD_DATA, b, &pc, sizeof(pc),
+				      cdiv(cnt * cls, per_x), cdiv(dx->c, sp[1]), (uint32_t)(s * s),
+				      label, flops, 0)) < 0)
+			return error;
+	}
+	return 0;
+}
+
+int op_conv_bwd_weight(struct op_ctx *o, const struct tensor *dw, const struct tensor *dy,
+		       const struct tensor *x, const struct conv_desc *cd, unsigned flags)
+{
+	const int32_t *sp = spec_of(o, KERN_CONV_BWD_WEIGHT);
+	const int32_t *ssp = spec_of(o, KERN_SUM_SLICES);
+	const struct tensor *ts[] = { x, dy };
+	const int kk = cd->kh * cd->kw;
+	const uint64_t ohw = (uint64_t)dy->h * dy->w;
+	const uint64_t wlen = (uint64_t)dy->c * x->c * kk;
+	const uint32_t gx = cdiv(x->c, sp[2]), gy = cdiv(dy->c, sp[1]);
+	const uint64_t blocks = (uint64_t)gx * gy * kk;
+	const uint64_t gzmax = vk_info(o->vk)->max_groups[2];
+	struct vk_bind b[3], sb[2];
+	struct push_conv pc;
+	char label[96];
+	int nb, error;
+
+	if ((error = conv_check("conv_bwd_weight", x, dw, dy, cd)) < 0 ||
+	    (error = chunk_images(o, &nb, ts, 2, "conv_bwd_weight")) < 0)
+		return error;
+	conv_label(label, sizeof(label), "conv_bwd_weight", x, dy, cd);
+	for (int n0 = 0; n0 < x->n; n0 += nb) {
+		int cnt = x->n - n0 < nb ? x->n - n0 : nb;
+		uint64_t npix = (uint64_t)cnt * ohw;
+		/* Split K until there are enough work groups to fill the device,
+		 * but keep >= 16 pixels per lane so the tree sum stays cheap. */
+		uint64_t splits = blocks >= 64 ? 1 : (64 + blocks - 1) / blocks;
+		uint64_t maxs = npix / ((uint64_t)sp[0] * 16);
+		unsigned fl = (flags & PF_ACC) || n0 > 0 ? PF_ACC : 0;
+		struct tensor part;
+		double flops = 2.0 * npix * dy->c * x->c * kk;
+
+		if (splits > maxs)
+			splits = maxs;
+		if (splits < 1)
+			splits = 1;
+		if (splits * kk > gzmax)
+			splits = gzmax / kk;
+		uint32_t ksplit = cdiv(npix, splits);
+
+		splits = cdiv(npix, ksplit);
+		conv_push(&pc, cnt, x, dy, cd);
+		pc.k_split = (int32_t)ksplit;
+		pc.n_split = (int32_t)splits;
+		pc.flags = fl;
+		if ((error = bind_imgs(o, &b[0], &pc.y_off, dy, n0, cnt)) < 0 ||
+		    (error = bind_imgs(o, &b[1], &pc.x_off, x, n0, cnt)) < 0)
+			return error;
+		if (splits > 1) {
+			if ((error = tensor_alloc(&part, o->scratch, 1, (int)(splits * wlen), 1, 1)) < 0 ||
+			    (error = bind_all(o, &b[2], &pc.o_off, &part)) < 0 ||
+			    (error = dispatch(o, KERN_CONV_BWD_WEIGHT, b, &pc, sizeof(pc), gx, gy,
+					      (uint32_t)(kk * splits), label, flops, 0)) < 0)
+				return error;
+			struct push_slices ps = { (uint32_t)wlen, (uint32_t)splits, 0, 0, fl };
+
+			if ((error = bind_all(o, &sb[0], &ps.src_off, &part)) < 0 ||
+			    (error = bind_all(o, &sb[1], &ps.dst_off, dw)) < 0 ||
+			    (error = dispatch(o, KERN_SUM_SLICES, sb, &ps, sizeof(ps),
+					      min_u32(cdiv(wlen, ssp[0]), EW_MAX_GROUPS), 1, 1,
+					      "conv_bwd_weight sum", 0, 4.0 * (splits + 1) * wlen)) < 0)
+				return error;
+		} else {
+			if ((error = bind_all(o, &b[2], &pc.o_off, dw)) < 0 ||
+			    (error = dispatch(o, KERN_CONV_BWD_WEIGHT, b, &pc, sizeof(pc), gx, gy,
+					      (uint32_t)kk, label, flops, 0)) < 0)
+				return error;
+		}
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- per channel */
+
+static int chan_reduce(struct op_ctx *o, enum kern k, const char *name, const struct tensor *out,
+		       const struct tensor *x, float alpha, unsigned flags)
+{
+	const struct tensor *ts[] = { x };
+	struct vk_bind b[2];
+	struct push_chan pc;
+	int nb, error;
+
+	if ((error = chunk_images(o, &nb, ts, 1, name)) < 0)
+		return error;
+	for (int n0 = 0; n0 < x->n; n0 += nb) {
+		int cnt = x->n - n0 < nb ? x->n - n0 : nb;
+
+		memset(&pc, 0, sizeof(pc));
+		pc.n = (uint32_t)cnt;
+		pc.c = (uint32_t)x->c;
+		pc.hw = (uint32_t)(x->h * x->w);
+		pc.x_ns = (uint32_t)x->ns;
+		pc.alpha = alpha;
+		pc.flags = n0 > 0 ? (flags | PF_ACC) : flags;
+		if ((error = bind_imgs(o, &b[0], &pc.x_off, x, n0, cnt)) < 0 ||
+		    (error = bind_all(o, &b[1], &pc.o_off, out)) < 0 ||
+		    (error = dispatch(o, k, b, &pc, sizeof(pc), (uint32_t)x->c, 1, 1, name, 0,
+				      4.0 * cnt * tensor_img(x))) < 0)
+			return error;
+	}
+	return 0;
+}
+
+int op_chan_sum(struct op_ctx *o, const struct tensor *out, const struct tensor *x, float alpha,
+		unsigned flags)
+{
+	if (tensor_numel(out) != (uint64_t)x->c)
+		return err_set(-EINVAL, "chan_sum: output has %" PRIu64 " elements for %d channels",
+			       tensor_numel(out), x->c);
+	return chan_reduce(o, KERN_CHAN_SUM, "chan_sum", out, x, alpha, flags & PF_ACC);
+}
+
+static int bn_final(struct op_ctx *o, const struct tensor *part, const struct tensor *save,
+		    const struct tensor *running, const struct tensor *gamma,
+		    const struct tensor *beta, int c, float count, float eps, float momentum,
+		    unsigned flags)
+{
+	const int32_t *sp = spec_of(o, KERN_BN_FINAL);
+	struct vk_bind b[5];
+	struct push_bn_final pf = { (uint32_t)c, count, eps, momentum, 0, 0, 0, 0, 0, flags };
+	int error;
+
+	if ((error = bind_all(o, &b[0], &pf.p_off, part)) < 0 ||
+	    (error = bind_all(o, &b[1], &pf.s_off, save)) < 0 ||
+	    (error = bind_all(o, &b[2], &pf.r_off, running)) < 0 ||
+	    (error = bind_all(o, &b[3], &pf.g_off, gamma)) < 0 ||
+	    (error = bind_all(o, &b[4], &pf.b_off, beta)) < 0)
+		return error;
+	return dispatch(o, KERN_BN_FINAL, b, &pf, sizeof(pf), cdiv(c, sp[0]), 1, 1, "bn_final", 0, 0);
+}
+
+int op_bn_stats(struct op_ctx *o, const struct tensor *save, const struct tensor *running,
+		const struct tensor *x, float eps, float momentum)
+{
+	struct tensor part;
+	int error;
+
+	if (tensor_numel(save) < 2ull * x->c || tensor_numel(running) < 2ull * x->c)
+		return err_set(-EINVAL, "bn_stats: statistics vectors need 2 x %d elements", x->c);
+	if ((error = tensor_alloc(&part, o->scratch, 1, 3 * x->c, 1, 1)) < 0 ||
+	    (error = chan_reduce(o, KERN_BN_STATS, "bn_stats", &part, x, 1.0f, 0)) < 0)
+		return error;
+	return bn_final(o, &part, save, running, &part, &part, x->c,
+			(float)((double)x->n * x->h * x->w), eps, momentum, 0);
+}
+
+int op_bn_fold(struct op_ctx *o, const struct tensor *scale_shift, const struct tensor *running,
+	       const struct tensor *gamma, const struct tensor *beta, float eps)
+{
+	int c = gamma->c * gamma->n;
+
+	if (tensor_numel(scale_shift) < 2ull * c || tensor_numel(running) < 2ull * c ||
+	    tensor_numel(beta) < (uint64_t)c)
+		return err_set(-EINVAL, "bn_fold: vectors too short for %d channels", c);
+	return bn_final(o, running, scale_shift, running, gamma, beta, c, 1.0f, eps, 0, PF_FOLD);
+}
+
+static int same_shape(const struct tensor *a, const struct tensor *b)
+{
+	return a->n == b->n && a->c == b->c && a->h == b->h && a->w == b->w;
+}
+
+static int bn_vec_check(const char *op, const struct tensor *x, const struct tensor *stats,
+			const struct tensor *gamma, const struct tensor *beta)
+{
+	if (tensor_numel(stats) < 2ull * x->c || tensor_numel(gamma) < (uint64_t)x->c ||
+	    tensor_numel(beta) < (uint64_t)x->c)
+		return err_set(-EINVAL, "%s: statistics/gamma/beta too short for %d channels", op, x->c);
+	return 0;
+}
+
+int op_bn_apply(struct op_ctx *o, const struct tensor *y, const struct tensor *x,
+		const struct tensor *stats, const struct tensor *gamma, const struct tensor *beta,
+		float eps, unsigned flags)
+{
+	const int32_t *sp = spec_of(o, KERN_BN_APPLY);
+	const struct tensor *ts[] = { x, y };
+	const uint64_t hw = (uint64_t)x->h * x->w;
+	struct vk_bind b[5];
+	struct push_bn pb;
+	int nb, error;
+
+	if (!same_shape(x, y))
+		return err_set(-EINVAL, "bn_apply: x and y differ in shape");
+	if ((error = bn_vec_check("bn_apply", x, stats, gamma, beta)) < 0 ||
+	    (error = chunk_images(o, &nb, ts, 2, "bn_apply")) < 0)
+		return error;
+	for (int n0 = 0; n0 < x->n; n0 += nb) {
+		int cnt = x->n - n0 < nb ? x->n - n0 : nb;
+
+		memset(&pb, 0, sizeof(pb));
+		pb.n = (uint32_t)cnt;
+		pb.c = (uint32_t)x->c;
+		pb.hw = (uint32_t)hw;
+		pb.x_ns = (uint32_t)x->ns;
+		pb.y_ns = (uint32_t)y->ns;
+		pb.eps = eps;
+		pb.flags = flags & (PF_EVAL | PF_SILU | PF_ACC);
+		if ((error = bind_imgs(o, &b[0], &pb.x_off, x, n0, cnt)) < 0 ||
+		    (error = bind_imgs(o, &b[1], &pb.y_off, y, n0, cnt)) < 0 ||
+		    (error = bind_all(o, &b[2], &pb.s_off, stats)) < 0 ||
+		    (error = bind_all(o, &b[3], &pb.g_off, gamma)) < 0 ||
+		    (error = bind_all(o, &b[4], &pb.b_off, beta)) < 0 ||
+		    (error = dispatch(o, KERN_BN_APPLY, b, &pb, sizeof(pb),
+				      min_u32(cdiv(hw, sp[0]), 64), (uint32_t)x->c, (uint32_t)cnt,
+				      "bn_apply", 0, 8.0 * cnt * tensor_img(x))) < 0)
+			return error;
+	}
+	return 0;
+}
+
+int op_bn_bwd(struct op_ctx *o, const struct tensor *dx, const struct tensor *dgamma,
+	      const struct tensor *dbeta, const struct tensor *x, const struct tensor *dy,
+	      const struct tensor *stats, const struct tensor *gamma, const struct tensor *beta,
+	      float eps, unsigned flags)
+{
+	const int32_t *sp = spec_of(o, KERN_BN_BWD_APPLY);
+	const struct tensor *ts[] = { x, dy, dx };
+	const uint64_t hw = (uint64_t)x->h * x->w;
+	struct vk_bind b[7];
+	struct push_bn pb;
+	struct tensor red, v;
+	int nb, error;
+
+	if (!same_shape(x, dy) || !same_shape(x, dx))
+		return err_set(-EINVAL, "bn_bwd: x, dy and dx differ in shape");
+	if ((error = bn_vec_check("bn_bwd", x, stats, gamma, beta)) < 0 ||
+	    (error = chunk_images(o, &nb, ts, 3, "bn_bwd")) < 0 ||
+	    (error = tensor_alloc(&red, o->scratch, 1, 2 * x->c, 1, 1)) < 0)
+		return error;
+	for (int pass = 0; pass < 2; pass++) {
+		for (int n0 = 0; n0 < x->n; n0 += nb) {
+			int cnt = x->n - n0 < nb ? x->n - n0 : nb;
+
+			memset(&pb, 0, sizeof(pb));
+			pb.n = (uint32_t)cnt;
+			pb.c = (uint32_t)x->c;
+			pb.hw = (uint32_t)hw;
+			pb.x_ns = (uint32_t)x->ns;
+			pb.y_ns = (uint32_t)dy->ns;
+			pb.d_ns = (uint32_t)dx->ns;
+			pb.eps = eps;
+			pb.count = (float)((double)x->n * hw);
+			pb.flags = (flags & (PF_EVAL | PF_SILU)) | (pass == 0 && n0 > 0 ? PF_ACC : 0);
+			if ((error = bind_imgs(o, &b[0], &pb.x_off, x, n0, cnt)) < 0 ||
+			    (error = bind_imgs(o, &b[1], &pb.y_off, dy, n0, cnt)) < 0 ||
+			    (error = bind_all(o, &b[2], &pb.s_off, stats)) < 0 ||
+			    (error = bind_all(o, &b[3], &pb.g_off, gamma)) < 0 ||
+			    (error = bind_all(o, &b[4], &pb.b_off, beta)) < 0 ||
+			    (error = bind_all(o, &b[5], &pb.r_off, &red)) < 0)
+				return error;
+			if (pass == 0) {
+				error = dispatch(o, KERN_BN_BWD_REDUCE, b, &pb, sizeof(pb), (uint32_t)x->c,
+						 1, 1, "bn_bwd_reduce", 0, 8.0 * cnt * tensor_img(x));
+			} else {
+				if ((error = bind_imgs(o, &b[6], &pb.d_off, dx, n0, cnt)) < 0)
+					return error;
+				error = dispatch(o, KERN_BN_BWD_APPLY, b, &pb, sizeof(pb),
+						 min_u32(cdiv(hw, sp[0]), 64), (uint32_t)x->c,
+						 (uint32_t)cnt, "bn_bwd_apply", 0,
+						 16.0 * cnt * tensor_img(x));
+			}
+			if (error < 0)
+				return error;
+		}
+	}
+	if (dbeta) {
+		v = tensor_vec(&red, 0, x->c);
+		if ((error = op_copy(o, dbeta, &v, 1.0f, PF_ACC)) < 0)
+			return error;
+	}
+	if (dgamma) {
+		v = tensor_vec(&red, x->c, x->c);
+		if ((error = op_copy(o, dgamma, &v, 1.0f, PF_ACC)) < 0)
+			return error;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- element-wise */
+
+/*
+ * c (op)= f(a, b) over images; a/b may be NULL (c is bound in their place).
+ * With PF_BCAST, a is one element and is bound whole.
+ */
+static int ew(struct op_ctx *o, enum kern k, const char *name, const struct tensor *c,
+	      const struct tensor *a, const struct tensor *b, float alpha, float beta,
+	      unsigned flags)
+{
+	const int32_t *sp = spec_of(o, k);
+	const int bc = (flags & PF_BCAST) != 0;
+	const struct tensor *ts[] = { bc ? NULL : a, b, c };
+	const uint64_t len = tensor_img(c);
+	struct vk_bind bd[3];
+	struct push_ew pe;
+	int nb, error;
+
+	if ((a && !bc && (a->n != c->n || tensor_img(a) != len)) ||
+	    (b && (b->n != c->n || tensor_img(b) != len)))
+		return err_set(-EINVAL, "%s: operands differ in shape", name);
+	if ((error = chunk_images(o, &nb, ts, 3, name)) < 0)
+		return error;
+	for (int n0 = 0; n0 < c->n; n0 += nb) {
+		int cnt = c->n - n0 < nb ? c->n - n0 : nb;
+
+		memset(&pe, 0, sizeof(pe));
+		pe.n = (uint32_t)cnt;
+		pe.len = (uint32_t)len;
+		pe.a_ns = a ? (uint32_t)a->ns : 0;
+		pe.b_ns = b ? (uint32_t)b->ns : 0;
+		pe.c_ns = (uint32_t)c->ns;
+		pe.alpha = alpha;
+		pe.beta = beta;
+		pe.flags = flags;
+		if ((error = bind_imgs(o, &bd[2], &pe.c_off, c, n0, cnt)) < 0)
+			return error;
+		if (!a)
+			error = bind_imgs(o, &bd[0], &pe.a_off, c, n0, cnt);
+		else if (bc)
+			error = vk_bind_elems(&bd[0], &pe.a_off, o->vk, a->mem.blk,
+					      a->mem.off + a->off * 4, 1);
+		else
+			error = bind_imgs(o, &bd[0], &pe.a_off, a, n0, cnt);
+		if (error < 0)
+			return error;
+		if ((error = bind_imgs(o, &bd[1], &pe.b_off, b ? b : c, n0, cnt)) < 0)
+			return error;
+		if ((error = dispatch(o, k, bd, &pe, sizeof(pe), min_u32(cdiv(len, sp[0]), EW_MAX_GROUPS),
+				      (uint32_t)cnt, 1, name, 0,
+				      4.0 * cnt * len * (1 + (a && !bc) + (b != NULL) +
+							 ((flags & PF_ACC) != 0)))) < 0)
+			return error;
+	}
+	return 0;
+}
+
+int op_silu(struct op_ctx *o, const struct tensor *y, const struct tensor *x, unsigned flags)
+{
+	return ew(o, KERN_SILU, "silu", y, x, NULL, 1, 0, flags & PF_ACC);
+}
+
+int op_silu_bwd(struct op_ctx *o, const struct tensor *dx, const struct tensor *x,
+		const struct tensor *dy)
+{
+	return ew(o, KERN_SILU_BWD, "silu_bwd", dx, x, dy, 1, 0, PF_ACC);
+}
+
+int op_add(struct op_ctx *o, const struct tensor *z, const struct tensor *a,
+	   const struct tensor *b, float alpha, float beta, unsigned flags)
+{
+	return ew(o, KERN_ADD, "add", z, a, b, alpha, beta, flags & PF_ACC);
+}
+
+int op_copy(struct op_ctx *o, const struct tensor *dst, const struct tensor *src, float alpha,
+	    unsigned flags)
+{
+	return ew(o, KERN_COPY, "copy", dst, src, NULL, alpha, 0, flags & (PF_ACC | PF_BCAST));
+}
+
+/* ---------------------------------------------------------------- pooling, upsampling */
+
+static void pool_push(struct push_pool *pp, int cnt, const struct tensor *x,
+		      const struct tensor *y, int k, int stride, int pad)
+{
+	memset(pp, 0, sizeof(*pp));
+	pp->n = (uint32_t)cnt;
+	pp->c = (uint32_t)x->c;
+	pp->h = (uint32_t)x->h;
+	pp->w = (uint32_t)x->w;
+	pp->oh = (uint32_t)y->h;
+	pp->ow = (uint32_t)y->w;
+	pp->k = k;
+	pp->stride = stride;
+	pp->pad = pad;
+	pp->x_ns = (uint32_t)x->ns;
+	pp->y_ns = (uint32_t)y->ns;
+}
+
+static int pool_check(const char *op, const struct tensor *x, const struct tensor *y,
+		      const struct tensor *idx, int k, int stride, int pad)
+{
+	if (k <= 0 || stride <= 0 || pad < 0 || pad >= k || y->n != x->n || y->c != x->c ||
+	    y->h != conv_out(x->h, k, stride, pad) || y->w != conv_out(x->w, k, stride, pad) ||
+	    (idx && !same_shape(idx, y)))
+		return err_set(-EINVAL, "%s: shapes do not match k%d s%d p%d", op, k, stride, pad);
+	return 0;
+}
+
+int op_maxpool(struct op_ctx *o, const struct tensor *y, const struct tensor *idx,
+	       const struct tensor *x, int k, int stride, int pad)
+{
+	const int32_t *sp = spec_of(o, KERN_MAXPOOL);
+	const struct tensor *ts[] = { x, y, idx };
+	struct vk_bind b[3];
+	struct push_pool pp;
+	int nb, error;
+
+	if ((error = pool_check("maxpool", x, y, idx, k, stride, pad)) < 0 ||
+	    (error = chunk_images(o, &nb, ts, 3, "maxpool")) < 0)
+		return error;
+	for (int n0 = 0; n0 < x->n; n0 += nb) {
+		int cnt = x->n - n0 < nb ? x->n - n0 : nb;
+
+		pool_push(&pp, cnt, x, y, k, stride, pad);
+		pp.i_ns = (uint32_t)idx->ns;
+		if ((error = bind_imgs(o, &b[0], &pp.x_off, x, n0, cnt)) < 0 ||
+		    (error = bind_imgs(o, &b[1], &pp.y_off, y, n0, cnt)) < 0 ||
+		    (error = bind_imgs(o, &b[2], &pp.i_off, idx, n0, cnt)) < 0 ||
+		    (error = dispatch(o, KERN_MAXPOOL, b, &pp, sizeof(pp),
+				      min_u32(cdiv((uint64_t)y->h * y->w, sp[0]), 64), (uint32_t)x->c,
+				      (uint32_t)cnt, "maxpool", 0,
+				      4.0 * cnt * (tensor_img(x) + 2 * tensor_img(y)))) < 0)
+			return error;
+	}
+	return 0;
+}
+
+int op_maxpool_bwd(struct op_ctx *o, const struct tensor *dx, const struct tensor *dy,
+		   const struct tensor *idx, int k, int stride, int pad, unsigned flags)
+{
+	const int32_t *sp = spec_of(o, KERN_MAXPOOL_BWD);
+	const struct tensor *ts[] = { dx, dy, idx };
+	struct vk_bind b[3];
+	struct push_pool pp;
+	int nb, error;
+
+	if ((error = pool_check("maxpool_bwd", dx, dy, idx, k, stride, pad)) < 0 ||
+	    (error = chunk_images(o, &nb, ts, 3, "maxpool_bwd")) < 0)
+		return error;
+	for (int n0 = 0; n0 < dx->n; n0 += nb) {
+		int cnt = dx->n - n0 < nb ? dx->n - n0 : nb;
+
+		pool_push(&pp, cnt, dx, dy, k, stride, pad);
+		pp.i_ns = (uint32_t)idx->ns;
+		pp.flags = flags & PF_ACC;
+		if ((error = bind_imgs(o, &b[0], &pp.y_off, dy, n0, cnt)) < 0 ||
+		    (error = bind_imgs(o, &b[1], &pp.i_off, idx, n0, cnt)) < 0 ||
+		    (error = bind_imgs(o, &b[2], &pp.x_off, dx, n0, cnt)) < 0 ||
+		    (error = dispatch(o, KERN_MAXPOOL_BWD, b, &pp, sizeof(pp),
+				      min_u32(cdiv((uint64_t)dx->h * dx->w, sp[0]), 64),
+				      (uint32_t)dx->c, (uint32_t)cnt, "maxpool_bwd", 0,
+				      4.0 * cnt * (2 * tensor_img(dx) + 2 * tensor_img(dy)))) < 0)
+			return error;
+	}
+	return 0;
+}
+
+static int upsample_rec(struct op_ctx *o, const struct tensor *x, const struct tensor *y, int f,
+			unsigned flags, int bwd)
+{
+	const int32_t *sp = spec_of(o, KERN_UPSAMPLE);
+	const struct tensor *ts[] = { x, y };
+	const char *name = bwd ? "upsample_bwd" : "upsample";
+	struct vk_bind b[2];
+	struct push_pool pp;
+	int nb, error;
+
+	if (f <= 0 || x->n != y->n || x->c != y->c || y->h != x->h * f || y->w != x->w * f)
+		return err_set(-EINVAL, "%s: shapes do not match factor %d", name, f);
+	if ((error = chunk_images(o, &nb, ts, 2, name)) < 0)
+		return error;
+	for (int n0 = 0; n0 < x->n; n0 += nb) {
+		int cnt = x->n - n0 < nb ? x->n - n0 : nb;
+		uint64_t pix = bwd ? (uint64_t)x->h * x->w : (uint64_t)y->h * y->w;
+
+		pool_push(&pp, cnt, x, y, f, f, 0);
+		pp.flags = (flags & PF_ACC) | (bwd ? PF_BWD : 0);
+		if ((error = bind_imgs(o, &b[bwd ? 1 : 0], &pp.x_off, x, n0, cnt)) < 0 ||
+		    (error = bind_imgs(o, &b[bwd ? 0 : 1], &pp.y_off, y, n0, cnt)) < 0 ||
+		    (error = dispatch(o, KERN_UPSAMPLE, b, &pp, sizeof(pp),
+				      min_u32(cdiv(pix, sp[0]), 64), (uint32_t)x->c, (uint32_t)cnt,
+				      name, 0, 4.0 * cnt * (tensor_img(x) + tensor_img(y)))) < 0)
+			return error;
+	}
+	return 0;
+}
+
+int op_upsample(struct op_ctx *o, const struct tensor *y, const struct tensor *x, int f,
+		unsigned flags)
+{
+	return upsample_rec(o, x, y, f, flags, 0);
+}
+
+int op_upsample_bwd(struct op_ctx *o, const struct tensor *dx, const struct tensor *dy, int f,
+		    unsigned flags)
+{
+	return upsample_rec(o, dx, dy, f, flags, 1);
+}
+
+static int pool_mean_rec(struct op_ctx *o, const struct tensor *x, const struct tensor *y,
+			 unsigned flags, int bwd)
+{
+	const int32_t *sp = spec_of(o, KERN_POOL_MEAN);
+	const struct tensor *ts[] = { x, y };
+	const char *name = bwd ? "pool_mean_bwd" : "pool_mean";
+	const uint64_t hw = (uint64_t)x->h * x->w;
+	struct vk_bind b[2];
+	struct push_chan pc;
+	int nb, error;
+
+	if (y->n != x->n || tensor_img(y) != (uint64_t)x->c)
+		return err_set(-EINVAL, "%s: output must be %d x %d", name, x->n, x->c);
+	if ((error = chunk_images(o, &nb, ts, 2, name)) < 0)
+		return error;
+	for (int n0 = 0; n0 < x->n; n0 += nb) {
+		int cnt = x->n - n0 < nb ? x->n - n0 : nb;
+
+		memset(&pc, 0, sizeof(pc));
+		pc.n = (uint32_t)cnt;
+		pc.c = (uint32_t)x->c;
+		pc.hw = (uint32_t)hw;
+		pc.x_ns = (uint32_t)x->ns;
+		pc.o_ns = (uint32_t)y->ns;
+		pc.alpha = (float)(1.0 / (double)hw);
+		pc.flags = (flags & PF_ACC) | (bwd ? PF_BWD : 0);
+		if ((error = bind_imgs(o, &b[bwd ? 1 : 0], &pc.x_off, x, n0, cnt)) < 0 ||
+		    (error = bind_imgs(o, &b[bwd ? 0 : 1], &pc.o_off, y, n0, cnt)) < 0)
+			return error;
+		if (bwd)
+			error = dispatch(o, KERN_POOL_MEAN, b, &pc, sizeof(pc),
+					 min_u32(cdiv(hw, sp[0]), 64), (uint32_t)x->c, (uint32_t)cnt,
+					 name, 0, 8.0 * cnt * tensor_img(x));
+		else
+			error = dispatch(o, KERN_POOL_MEAN, b, &pc, sizeof(pc), (uint32_t)x->c,
+					 (uint32_t)cnt, 1, name, 0, 4.0 * cnt * tensor_img(x));
+		if (error < 0)
+			return error;
+	}
+	return 0;
+}
+
+int op_pool_mean(struct op_ctx *o, const struct tensor *y, const struct tensor *x, unsigned flags)
+{
+	return pool_mean_rec(o, x, y, flags, 0);
+}
+
+int op_pool_mean_bwd(struct op_ctx *o, const struct tensor *dx, const struct tensor *dy)
+{
+	return pool_mean_rec(o, dx, dy, PF_ACC, 1);
+}
+
+/* ---------------------------------------------------------------- reductions, loss */
+
+int op_sum(struct op_ctx *o, const struct tensor *y, const struct tensor *x, float alpha,
+	   unsigned flags)
+{
+	const int32_t *sp = spec_of(o, KERN_REDUCE_SUM);
+	const struct tensor *ts[] = { x };
+	const uint64_t len = tensor_img(x);
+	const uint32_t gx = min_u32(cdiv(len, sp[0]), 16);
+	struct vk_bind b[2];
+	struct push_reduce pr;
+	struct tensor part;
+	int nb, error;
+
+	if ((error = chunk_images(o, &nb, ts, 1, "sum")) < 0 ||
+	    (error = tensor_alloc(&part, o->scratch, 1, (int)(gx * x->n), 1, 1)) < 0)
+		return error;
+	for (int n0 = 0; n0 < x->n; n0 += nb) {
+		int cnt = x->n - n0 < nb ? x->n - n0 : nb;
+
+		pr = (struct push_reduce){ (uint32_t)cnt, (uint32_t)len, 0, (uint32_t)x->ns, 0, 1.0f, 0 };
+		if ((error = bind_imgs(o, &b[0], &pr.x_off, x, n0, cnt)) < 0 ||
+		    (error = bind_all(o, &b[1], &pr.y_off, &part)) < 0)
+			return error;
+		pr.y_off += (uint32_t)(gx * n0);
+		if ((error = dispatch(o, KERN_REDUCE_SUM, b, &pr, sizeof(pr), gx, (uint32_t)cnt, 1,
+				      "sum", 0, 4.0 * cnt * len)) < 0)
+			return error;
+	}
+	pr = (struct push_reduce){ 1, gx * (uint32_t)x->n, 0, 0, 0, alpha, flags & PF_ACC };
+	if ((error = bind_all(o, &b[0], &pr.x_off, &part)) < 0 ||
+	    (error = vk_bind_elems(&b[1], &pr.y_off, o->vk, y->mem.blk, y->mem.off + y->off * 4, 1)) < 0)
+		return error;
+	return dispatch(o, KERN_REDUCE_SUM, b, &pr, sizeof(pr), 1, 1, 1, "sum", 0, 0);
+}
+
+static int contiguous(const struct tensor *t)
+{
+	return t->n == 1 || t->ns == tensor_img(t);
+}
+
+int op_mse(struct op_ctx *o, const struct tensor *loss, const struct tensor *pred,
+	   const struct tensor *target)
+{
+	struct vk_bind b[3];
+	struct push_mse pm = { (uint32_t)tensor_numel(pred), 0, 0, 0, 1.0f, 0 };
+	int error;
+
+	if (!same_shape(pred, target) || !contiguous(pred) || !contiguous(target))
+		return err_set(-EINVAL, "mse: pred and target must be contiguous and alike");
+	if ((error = bind_all(o, &b[0], &pm.p_off, pred)) < 0 ||
+	    (error = bind_all(o, &b[1], &pm.t_off, target)) < 0 ||
+	    (error = vk_bind_elems(&b[2], &pm.o_off, o->vk, loss->mem.blk,
+				   loss->mem.off + loss->off * 4, 1)) < 0)
+		return error;
+	return dispatch(o, KERN_MSE, b, &pm, sizeof(pm), 1, 1, 1, "mse", 0, 0);
+}
+
+int op_mse_bwd(struct op_ctx *o, const struct tensor *dpred, const struct tensor *pred,
+	       const struct tensor *target, float alpha)
+{
+	const int32_t *sp = spec_of(o, KERN_MSE);
+	struct vk_bind b[3];
+	struct push_mse pm = { (uint32_t)tensor_numel(pred), 0, 0, 0, alpha, PF_BWD };
+	int error;
+
+	if (!same_shape(pred, target) || !same_shape(pred, dpred) || !contiguous(pred) ||
+	    !contiguous(target) || !contiguous(dpred))
+		return err_set(-EINVAL, "mse_bwd: pred, target, dpred must be contiguous and alike");
+	if ((error = bind_all(o, &b[0], &pm.p_off, pred)) < 0 ||
+	    (error = bind_all(o, &b[1], &pm.t_off, target)) < 0 ||
+	    (error = bind_all(o, &b[2], &pm.o_off, dpred)) < 0)
+		return error;
+	return dispatch(o, KERN_MSE, b, &pm, sizeof(pm), min_u32(cdiv(pm.len, sp[0]), 64), 1, 1,
+			"mse_bwd", 0, 0);
+}
+
+/* ---------------------------------------------------------------- optimizer */
+
+static int opt_rec(struct op_ctx *o, enum kern k, const char *name, const struct tensor *p,
+		   const struct tensor *g, const struct tensor *m, const struct tensor *v,
+		   const struct tensor *hyper, uint64_t n_decay, unsigned flags)
+{
+	const struct vk_info *in = vk_info(o->vk);
+	const int32_t *sp = spec_of(o, k);
+	const uint64_t len = tensor_numel(p);
+	const uint64_t step = ((in->max_range - in->offset_align) / 4) & ~63ull;
+	struct vk_bind b[5];
+	struct push_opt po;
+	int error;
+
+	if (tensor_numel(g) != len || tensor_numel(m) != len || (v && tensor_numel(v) != len) ||
+	    !contiguous(p) || !contiguous(g) || !contiguous(m) || tensor_numel(hyper) < 16)
+		return err_set(-EINVAL, "%s: parameter, gradient and state vectors differ", name);
+	for (uint64_t s = 0; s < len; s += step) {
+		uint64_t cnt = len - s < step ? len - s : step;
+		unsigned nbind = 0;
+
+		memset(&po, 0, sizeof(po));
+		po.len = (uint32_t)cnt;
+		po.n_decay = n_decay <= s ? 0 : (uint32_t)(n_decay - s < cnt ? n_decay - s : cnt);
+		po.flags = flags & PF_ZERO_GRAD;
+		if ((error = vk_bind_elems(&b[nbind++], &po.p_off, o->vk, p->mem.blk,
+					   p->mem.off + (p->off + s) * 4, cnt)) < 0 ||
+		    (error = vk_bind_elems(&b[nbind++], &po.g_off, o->vk, g->mem.blk,
+					   g->mem.off + (g->off + s) * 4, cnt)) < 0 ||
+		    (error = vk_bind_elems(&b[nbind++], &po.m_off, o->vk, m->mem.blk,
+					   m->mem.off + (m->off + s) * 4, cnt)) < 0)
+			return error;
+		if (v && (error = vk_bind_elems(&b[nbind++], &po.v_off, o->vk, v->mem.blk,
+						v->mem.off + (v->off + s) * 4, cnt)) < 0)
+			return error;
+		if ((error = bind_all(o, &b[nbind++], &po.h_off, hyper)) < 0 ||
+		    (error = dispatch(o, k, b, &po, sizeof(po), min_u32(cdiv(cnt, sp[0]), EW_MAX_GROUPS),
+				      1, 1, name, 0, 4.0 * cnt * (v ? 7 : 5))) < 0)
+			return error;
+	}
+	return 0;
+}
+
+int op_sgd(struct op_ctx *o, const struct tensor *p, const struct tensor *g,
+	   const struct tensor *m, const struct tensor *hyper, uint64_t n_decay, unsigned flags)
+{
+	return opt_rec(o, KERN_SGD, "sgd", p, g, m, NULL, hyper, n_decay, flags);
+}
+
+int op_adamw(struct op_ctx *o, const struct tensor *p, const struct tensor *g,
+	     const struct tensor *m, const struct tensor *v, const struct tensor *hyper,
+	     uint64_t n_decay, unsigned flags)
+{
+	return opt_rec(o, KERN_ADAMW, "adamw", p, g, m, v, hyper, n_decay, flags);
+}
+
+/* ---------------------------------------------------------------- gemm */
+
+int op_gemm(struct op_ctx *o, const struct tensor *c, const struct tensor *a,
+	    const struct tensor *b, int m, int n, int k, unsigned flags)
+{
+	const int32_t *sp = spec_of(o, KERN_GEMM);
+	struct vk_bind bd[3];
+	struct push_gemm pg = { m, n, k, 0, 0, 0, flags & PF_ACC };
+	int error;
+
+	if (m <= 0 || n <= 0 || k <= 0 || m % 4 || n % 4 || a->off % 4 || b->off % 4 ||
+	    c->off % 4 || tensor_numel(a) < (uint64_t)k * m || tensor_numel(b) < (uint64_t)k * n ||
+	    tensor_numel(c) < (uint64_t)m * n)
+		return err_set(-EINVAL, "gemm: bad shape %dx%dx%d or operand", m, n, k);
+	if ((error = vk_bind_elems(&bd[0], &pg.a_off, o->vk, a->mem.blk, a->mem.off + a->off * 4,
+				   (uint64_t)k * m)) < 0 ||
+	    (error = vk_bind_elems(&bd[1], &pg.b_off, o->vk, b->mem.blk, b->mem.off + b->off * 4,
+				   (uint64_t)k * n)) < 0 ||
+	    (error = vk_bind_elems(&bd[2], &pg.c_off, o->vk, c->mem.blk, c->mem.off + c->off * 4,
+				   (uint64_t)m * n)) < 0)
+		return error;
+	if (pg.a_off % 4 || pg.b_off % 4)
+		return err_set(-EINVAL, "gemm: operands not 16-byte aligned");
+	return dispatch(o, KERN_GEMM, bd, &pg, sizeof(pg), cdiv(n / 4, sp[0] * sp[3]),
+			cdiv(m / 4, sp[1] * sp[2]), 1, "gemm", 2.0 * m * n * k, 0);
+}
