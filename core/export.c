@@ -16,9 +16,9 @@
  *  - dataset.yaml: Ultralytics' dataset file (path/train/val/nc/names);
  *    strings that YAML 1.1 (PyYAML, which Ultralytics uses) would read as
  *    something else are double-quoted;
- *  - COCO: written by coco_write() (CVAT's layout) from a struct coco that
- *    borrows a string pool built here, so exporter and importer share one
- *    serializer and the file parses back with coco_parse().
+ *  - COCO: CVAT's layout, the exact bytes coco_write() would produce (so
+ *    it parses back with coco_parse()), written here without building a
+ *    struct coco because 100k images must take well under a second.
  * No generator writes a timestamp or anything else not in the index.
  */
 #include "core/export.h"
@@ -31,7 +31,6 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "core/coco.h"
 #include "util/buf.h"
 #include "util/err.h"
 
@@ -207,6 +206,11 @@ int export_build(struct export **out, const struct export_params *params,
 			goto fail;
 		}
 	}
+	if (!utf8_valid(params->label_set) || !utf8_valid(params->root) ||
+	    (params->version && !utf8_valid(params->version))) {
+		error = err_set(-EINVAL, "export: label set, version or root is not UTF-8");
+		goto fail;
+	}
 	for (size_t i = 0; i < n_images; i++)
 		if ((error = check_image(&images[i], i, n_classes, anns, n_anns)) < 0)
 			goto fail;
@@ -371,28 +375,52 @@ static int ieq(const char *a, const char *b)
 	return !*a && !*b;
 }
 
+/* One code point of valid UTF-8 at `s`; returns its length in bytes. */
+static size_t utf8_dec(const char *s, uint32_t *cp)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = p[0] < 0x80 ? 0 : p[0] < 0xe0 ? 1 : p[0] < 0xf0 ? 2 : 3;
+
+	*cp = n ? p[0] & (0x3f >> n) : p[0];
+	for (size_t k = 1; k <= n; k++)
+		*cp = (*cp << 6) | (p[k] & 0x3f);
+	return n + 1;
+}
+
+/*
+ * Code points a YAML reader will not take as they are: C0/C1 controls and
+ * DEL (PyYAML rejects the stream), NEL and the line/paragraph separators
+ * (line breaks in YAML 1.1, so folded inside quotes), BOM, U+FFFE/FFFF.
+ * They force quoting and are written as escapes.
+ */
+static int yaml_special(uint32_t cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
+	       cp == 0xfeff || cp == 0xfffe || cp == 0xffff;
+}
+
 /*
  * Whether `s` must be quoted to read back as this string.  Conservative:
  * quoting a string that did not need it is harmless, the reverse is not.
  * YAML 1.1 (PyYAML) resolves yes/no/on/off/y/n/true/false as booleans,
  * null/~ as null, and anything starting with a digit, sign or dot may be a
  * number or a timestamp; indicators at the start, ':' and '#' anywhere,
- * control characters, quotes and outer blanks all change the parse.
+ * quotes, outer blanks and special code points all change the parse.
  */
 static int yaml_needs_quotes(const char *s)
 {
 	static const char *const words[] = { "yes", "no", "y", "n", "true", "false", "on",
 					     "off", "null", "~", "=", "<<" };
-	size_t len = strlen(s);
+	size_t len = strlen(s), n;
+	uint32_t cp;
 
 	if (!len || s[0] == ' ' || s[len - 1] == ' ')
 		return 1;
 	if (strchr("-?:,[]{}#&*!|>'\"%@`+.0123456789", s[0]))
 		return 1;
-	for (const char *p = s; *p; p++) {
-		unsigned char c = (unsigned char)*p;
-
-		if (c < 0x20 || c == 0x7f || strchr(":#\"'\\,[]{}", c))
+	for (const char *p = s; *p; p += n) {
+		n = utf8_dec(p, &cp);
+		if (strchr(":#\"'\\,[]{}", *p) || yaml_special(cp))
 			return 1;
 	}
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
@@ -401,54 +429,52 @@ static int yaml_needs_quotes(const char *s)
 	return 0;
 }
 
-/* `s` as a YAML scalar: plain when that is safe, else double-quoted. */
+/* `s` (valid UTF-8) as a YAML scalar: plain when that is safe, else double-quoted. */
 static int put_yaml_str(struct buf *out, const char *s)
 {
-	static const char hex[] = "0123456789abcdef";
 	int error;
 
 	if (!yaml_needs_quotes(s))
 		return buf_puts(out, s);
 	if ((error = buf_put(out, "\"", 1)) < 0)
 		return error;
-	for (const char *p = s; *p; p++) {
-		unsigned char c = (unsigned char)*p;
-		char esc[4] = { '\\', 0, 0, 0 };
-		size_t n = 2;
+	for (const char *p = s; *p;) {
+		uint32_t cp;
+		size_t n = utf8_dec(p, &cp);
 
-		switch (c) {
-		case '"': esc[1] = '"'; break;
-		case '\\': esc[1] = '\\'; break;
-		case '\n': esc[1] = 'n'; break;
-		case '\t': esc[1] = 't'; break;
-		case '\r': esc[1] = 'r'; break;
+		switch (cp) {
+		case '"': error = buf_puts(out, "\\\""); break;
+		case '\\': error = buf_puts(out, "\\\\"); break;
+		case '\n': error = buf_puts(out, "\\n"); break;
+		case '\t': error = buf_puts(out, "\\t"); break;
+		case '\r': error = buf_puts(out, "\\r"); break;
 		default:
-			if (c >= 0x20 && c != 0x7f) {
-				esc[0] = (char)c;
-				n = 1;
-			} else {
-				esc[1] = 'x';
-				esc[2] = hex[c >> 4];
-				esc[3] = hex[c & 15];
-				n = 4;
-			}
+			if (!yaml_special(cp))
+				error = buf_put(out, p, n);
+			else if (cp <= 0xff)
+				error = buf_printf(out, "\\x%02x", (unsigned)cp);
+			else
+				error = buf_printf(out, "\\u%04x", (unsigned)cp);
 		}
-		if ((error = buf_put(out, esc, n)) < 0)
+		if (error < 0)
 			return error;
+		p += n;
 	}
 	return buf_put(out, "\"", 1);
 }
 
-/* A YAML comment ends at a line break: print anything else, controls as '?'. */
+/* A YAML comment ends at a line break: print `s` with special code points as '?'. */
 static int put_comment_str(struct buf *out, const char *s)
 {
 	int error;
 
-	for (const char *p = s; *p; p++) {
-		char c = (unsigned char)*p < 0x20 ? '?' : *p;
+	for (const char *p = s; *p;) {
+		uint32_t cp;
+		size_t n = utf8_dec(p, &cp);
 
-		if ((error = buf_put(out, &c, 1)) < 0)
+		if ((error = yaml_special(cp) ? buf_put(out, "?", 1) : buf_put(out, p, n)) < 0)
 			return error;
+		p += n;
 	}
 	return 0;
 }
@@ -540,54 +566,232 @@ done:
 /* ---- COCO ------------------------------------------------------------- */
 
 /*
- * A struct coco filled by hand (priv == NULL, allowed by coco.h) whose
- * file names point into one pool: two allocations plus the pool instead of
- * one per image, and coco_write() stays the only COCO serializer.
+ * The COCO file is written here rather than through coco_write(): a struct
+ * coco costs an allocation per image name, and coco_write()'s printf per
+ * record and printf+strtod per number took 1.1-2.0 s for 100k images and
+ * 300k boxes, while FUSE must produce the file before answering getattr.
+ * The bytes are coco_write()'s, exactly (the unit test compares the two on
+ * integral, decimal and awkward values), so the importer reads it back and
+ * CVAT's layout is kept.
  */
-int export_coco_json(struct buf *out, const struct export *ex, enum export_split split)
+
+/* Unsigned decimal at `p`; returns the end. */
+static char *put_u64(char *p, uint64_t v)
 {
-	size_t n = export_count(ex, split), base = n ? split_base(ex, split) : 0, m = 0;
-	struct coco c = COCO_INIT;
-	char *pool = NULL;
-	int error = 0;
+	char tmp[20];
+	int n = 0;
 
-	for (size_t i = 0; i < n; i++)
-		m += ex->images[base + i].n_anns;
-	if ((ex->n_classes && !(c.cats = calloc(ex->n_classes, sizeof(*c.cats)))) ||
-	    (n && !(c.images = calloc(n, sizeof(*c.images)))) ||
-	    (n && !(pool = malloc(n * (32 + 1 + 8)))) ||
-	    (m && !(c.anns = calloc(m, sizeof(*c.anns))))) {
-		error = -ENOMEM;
-		goto done;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+static char *put_lit(char *p, const char *s, size_t n)
+{
+	memcpy(p, s, n);
+	return p + n;
+}
+#define PUT_LIT(p, s) put_lit((p), (s), sizeof(s) - 1)
+
+/*
+ * A double as coco_write() prints it: integral values below 2^53 as
+ * "<int>.0", others as the shortest of %.15g/%.16g/%.17g that reads back
+ * as `v`, with ".0" added when there is no '.'.  Returns the end, or NULL
+ * for a non-finite value.  At most 32 bytes.
+ *
+ * Fast path for 1e-4 <= |v| < 1e9 with at most 6 decimals (pixel boxes;
+ * CVAT rounds them to 2): for the smallest k with r / 10^k == |v|, r an
+ * integer, "r with k decimals" reads back as v (IEEE division and strtod
+ * both round the exact decimal r/10^k to nearest); it has at most 15
+ * significant digits and no trailing zero, so it is the decimal %.15g
+ * prints, and %g uses no exponent in this range.  All else goes through
+ * printf, as in coco_write().
+ */
+static char *put_num(char *p, double v)
+{
+	static const double pow10[] = { 1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6 };
+	double a = fabs(v);
+	char num[40], *e;
+	size_t len;
+
+	if (!isfinite(v))
+		return NULL;
+	if (a < 9007199254740992.0 && a == (double)(int64_t)a && !(v == 0 && signbit(v))) {
+		if (v < 0)
+			*p++ = '-';
+		p = put_u64(p, (uint64_t)a);
+		return PUT_LIT(p, ".0");
 	}
-	for (size_t k = 0; k < ex->n_classes; k++) {
-		c.cats[k].id = (int64_t)k + 1;
-		c.cats[k].name = ex->classes[k];
-	}
-	c.n_cats = ex->n_classes;
-	for (size_t i = 0; i < n; i++) {
-		const struct export_image *im = &ex->images[base + i];
-		char *name = pool + i * (32 + 1 + 8);
+	if (a >= 1e-4 && a < 1e9) {
+		for (int k = 1; k <= 6; k++) {
+			double r = nearbyint(a * pow10[k]);
+			uint64_t ir, scale = (uint64_t)pow10[k], frac;
 
-		snprintf(name, 32 + 1 + 8, "%s.%s", im->id, im->ext);
-		c.images[i] = (struct coco_image){ (int64_t)i + 1, name, im->width, im->height };
-		for (uint32_t k = 0; k < im->n_anns; k++) {
-			const struct export_ann *a = &ex->anns[im->first_ann + k];
-
-			c.anns[c.n_anns] = (struct coco_ann){
-				(int64_t)c.n_anns + 1, (int64_t)i + 1, (int64_t)a->class_id + 1,
-				a->x_min, a->y_min, a->x_max - a->x_min, a->y_max - a->y_min,
-			};
-			c.n_anns++;
+			if (r / pow10[k] != a)
+				continue;
+			ir = (uint64_t)r;
+			frac = ir % scale;
+			if (v < 0)
+				*p++ = '-';
+			p = put_u64(p, ir / scale);
+			*p++ = '.';
+			for (int d = k - 1; d >= 0; d--) {
+				p[d] = (char)('0' + frac % 10);
+				frac /= 10;
+			}
+			return p + k;
 		}
 	}
-	c.n_images = n;
-	error = coco_write(out, &c);
-done:
-	/* Not coco_release(): the names are borrowed from ex and the pool. */
-	free(c.cats);
-	free(c.images);
-	free(c.anns);
-	free(pool);
-	return error;
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(num, sizeof(num), "%.*g", prec, v);
+		if (strtod(num, NULL) == v)
+			break;
+	}
+	len = strlen(num);
+	if (strchr(num, '.'))
+		return put_lit(p, num, len);
+	if ((e = strchr(num, 'e'))) {
+		p = put_lit(p, num, (size_t)(e - num));
+		p = PUT_LIT(p, ".0");
+		return put_lit(p, e, strlen(e));
+	}
+	p = put_lit(p, num, len);
+	return PUT_LIT(p, ".0");
+}
+
+/* A JSON string with the escapes coco_write() uses. */
+static int put_json_str(struct buf *out, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	int error;
+
+	if ((error = buf_put(out, "\"", 1)) < 0)
+		return error;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		char esc[6] = { '\\', 0 };
+		size_t n = 2;
+
+		switch (c) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		default:
+			if (c >= 0x20) {
+				esc[0] = (char)c;
+				n = 1;
+			} else {
+				memcpy(esc, "\\u00", 4);
+				esc[4] = hex[c >> 4];
+				esc[5] = hex[c & 15];
+				n = 6;
+			}
+		}
+		if ((error = buf_put(out, esc, n)) < 0)
+			return error;
+	}
+	return buf_put(out, "\"", 1);
+}
+
+/* Upper bounds of one record, for buf_grow() before writing it in place. */
+#define IMAGE_MAX (64 + 3 * 20 + 32 + 1 + 8 + 80)
+#define ANN_MAX (160 + 3 * 20 + 5 * 32)
+
+int export_coco_json(struct buf *out, const struct export *ex, enum export_split split)
+{
+	size_t n = export_count(ex, split), base = n ? split_base(ex, split) : 0;
+	uint64_t ann_id = 0;
+	size_t m = 0;
+	int error;
+
+	/* One allocation for the whole file (records are ~150 and ~190 bytes). */
+	for (size_t i = 0; i < n; i++)
+		m += ex->images[base + i].n_anns;
+	if ((error = buf_grow(out, 512 + ex->n_classes * 64 + n * 160 + m * 200)) < 0 ||
+	    (error = buf_puts(out,
+			      "{\"licenses\":[{\"name\":\"\",\"id\":0,\"url\":\"\"}],\n"
+			      "\"info\":{\"contributor\":\"\",\"date_created\":\"\",\"description\":"
+			      "\"\",\"url\":\"\",\"version\":\"\",\"year\":\"\"},\n"
+			      "\"categories\":[")) < 0)
+		return error;
+	for (size_t k = 0; k < ex->n_classes; k++) {
+		if ((error = buf_printf(out, "%s\n{\"id\":%zu,\"name\":", k ? "," : "", k + 1)) < 0 ||
+		    (error = put_json_str(out, ex->classes[k])) < 0 ||
+		    (error = buf_puts(out, ",\"supercategory\":\"\"}")) < 0)
+			return error;
+	}
+	if ((error = buf_puts(out, "],\n\"images\":[")) < 0)
+		return error;
+	for (size_t i = 0; i < n; i++) {
+		const struct export_image *im = &ex->images[base + i];
+		char *p;
+
+		if ((error = buf_grow(out, IMAGE_MAX)) < 0)
+			return error;
+		p = out->ptr + out->len;
+		if (i)
+			*p++ = ',';
+		p = PUT_LIT(p, "\n{\"id\":");
+		p = put_u64(p, i + 1);
+		p = PUT_LIT(p, ",\"width\":");
+		p = put_u64(p, (uint64_t)im->width);
+		p = PUT_LIT(p, ",\"height\":");
+		p = put_u64(p, (uint64_t)im->height);
+		p = PUT_LIT(p, ",\"file_name\":\"");
+		p = put_lit(p, im->id, 32);
+		*p++ = '.';
+		p = put_lit(p, im->ext, strlen(im->ext));
+		p = PUT_LIT(p, "\",\"license\":0,\"flickr_url\":\"\",\"coco_url\":\"\","
+			       "\"date_captured\":0}");
+		*p = '\0';
+		out->len = (size_t)(p - out->ptr);
+	}
+	if ((error = buf_puts(out, "],\n\"annotations\":[")) < 0)
+		return error;
+	for (size_t i = 0; i < n; i++) {
+		const struct export_image *im = &ex->images[base + i];
+
+		for (uint32_t k = 0; k < im->n_anns; k++) {
+			const struct export_ann *a = &ex->anns[im->first_ann + k];
+			double w = a->x_max - a->x_min, h = a->y_max - a->y_min;
+			const double v[5] = { w * h, a->x_min, a->y_min, w, h };
+			char *p;
+
+			if ((error = buf_grow(out, ANN_MAX)) < 0)
+				return error;
+			p = out->ptr + out->len;
+			p = ann_id ? PUT_LIT(p, ",\n{\"id\":") : PUT_LIT(p, "\n{\"id\":");
+			p = put_u64(p, ++ann_id);
+			p = PUT_LIT(p, ",\"image_id\":");
+			p = put_u64(p, i + 1);
+			p = PUT_LIT(p, ",\"category_id\":");
+			p = put_u64(p, (uint64_t)a->class_id + 1);
+			p = PUT_LIT(p, ",\"segmentation\":[],\"area\":");
+			for (int j = 0; j < 5 && p; j++) {
+				if (j == 1)
+					p = PUT_LIT(p, ",\"bbox\":[");
+				else if (j > 1)
+					*p++ = ',';
+				p = put_num(p, v[j]);
+			}
+			if (!p) {
+				out->ptr[out->len] = '\0';
+				return err_set(-EINVAL, "export: image %s: box %" PRIu32
+					       " has a non-finite size", im->id, k);
+			}
+			p = PUT_LIT(p, "],\"iscrowd\":0,\"attributes\":{\"occluded\":false,"
+				       "\"rotation\":0.0}}");
+			*p = '\0';
+			out->len = (size_t)(p - out->ptr);
+		}
+	}
+	if ((error = buf_puts(out, "]}\n")) < 0)
+		return error;
+	return 0;
 }

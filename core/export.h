@@ -69,9 +69,10 @@ struct export;
  * Also -EINVAL (with a message) for: an id that is not 32 lowercase hex
  * digits, an ext that is not 1-7 of [a-z0-9], width or height <= 0, a
  * non-finite box coordinate, an id listed twice, a NULL/empty/non-UTF-8
- * class name, a missing label_set, a root not starting with '/', a split
- * outside (0, 1] (0 means EXPORT_SPLIT_DEFAULT).  version NULL means
- * "working".  The params strings are copied.  -ENOMEM.
+ * class name, a missing label_set, a root not starting with '/', params
+ * strings that are not UTF-8, a split outside (0, 1] (0 means
+ * EXPORT_SPLIT_DEFAULT).  version NULL means "working".  The params strings
+ * are copied.  -ENOMEM.
  */
 int export_build(struct export **out, const struct export_params *params,
 		 const char *const *classes, size_t n_classes,
@@ -98,7 +99,9 @@ const struct export_params *export_params(const struct export *ex);
 
 /*
  * File generators; each appends to `out`.  Output is a pure function of the
- * index (byte-identical for equal inputs).
+ * index (byte-identical for equal inputs, whatever order the images were
+ * given in).  Errors: -ENOMEM; export_coco_json() also -EINVAL if a box's
+ * area overflows to infinity (coordinates beyond ~1e154).
  */
 int export_label_text(struct buf *out, const struct export *ex, const struct export_image *img);
 int export_dataset_yaml(struct buf *out, const struct export *ex);

@@ -90,6 +90,11 @@ static struct export *build_set(size_t n, uint64_t seed, const struct export_par
 	return ex;
 }
 
+static int cmp_id(const void *a, const void *b)
+{
+	return strcmp(((const struct export_image *)a)->id, ((const struct export_image *)b)->id);
+}
+
 /* ---- split ------------------------------------------------------------ */
 
 static void test_split_formula(void **state)
@@ -245,8 +250,8 @@ static void test_label_text(void **state)
 	an[0] = (struct export_ann){ 2, 10, 20, 110, 70 };
 	/* Centre past the right edge: cx clamps to 1. */
 	an[1] = (struct export_ann){ 0, 600, 0, 700, 480 };
-	/* Centre a hair left of 0: clamps to 0.000000, never "-0.000000". */
-	an[2] = (struct export_ann){ 1, -2e-9, 0, 1e-9, 1e-9 };
+	/* A centre of -0.0 and one a hair above 0: both print 0.000000, never "-0.000000". */
+	an[2] = (struct export_ann){ 1, -0.0, -2e-9, -0.0, 1e-9 };
 	/* Inverted box: width and height clamp to 0. */
 	an[3] = (struct export_ann){ 1, 50, 50, 40, 45 };
 	/* Larger than the image. */
@@ -279,6 +284,7 @@ static void test_dataset_yaml(void **state)
 	static const char *const classes[] = {
 		"rectangle", "a: b", "yes", "1", " pad", "say \"hi\"\\", "tab\there", "No",
 		"null", "#tag", "-dash", "3.5e2", "caf\xc3\xa9", "in-between", "x#y",
+		"nel\xc2\x85x", "ls\xe2\x80\xa8", "~", "2001-12-14", "a b",
 	};
 	struct export_image *im = calloc(1, sizeof(*im));
 	struct export_ann *an = calloc(1, sizeof(*an));
@@ -298,7 +304,7 @@ static void test_dataset_yaml(void **state)
 			    "path: /mnt/ds/@v3/exports/default\n"
 			    "train: images/train\n"
 			    "val: images/val\n"
-			    "nc: 15\n"
+			    "nc: 20\n"
 			    "names:\n"
 			    "  0: rectangle\n"
 			    "  1: \"a: b\"\n"
@@ -314,7 +320,12 @@ static void test_dataset_yaml(void **state)
 			    "  11: \"3.5e2\"\n"
 			    "  12: caf\xc3\xa9\n"
 			    "  13: in-between\n"
-			    "  14: \"x#y\"\n");
+			    "  14: \"x#y\"\n"
+			    "  15: \"nel\\x85x\"\n"
+			    "  16: \"ls\\u2028\"\n"
+			    "  17: \"~\"\n"
+			    "  18: \"2001-12-14\"\n"
+			    "  19: a b\n");
 	buf_release(&b);
 	export_free(ex);
 }
@@ -370,13 +381,13 @@ static void test_info_yaml(void **state)
 			continue;
 		strcpy(ids[sp * 2 + have[sp]++], id);
 	}
-	/* train: ids[0] 2 boxes (car, on), ids[1] negative; val: ids[2] 1 car, ids[3] 1 on. */
+	/* train: ids[0] 2 boxes (car, car), ids[1] negative; val: ids[2] 1 car, ids[3] 1 on. */
 	im[0] = one_image(ids[0], 100, 100, 0, 2);
 	im[1] = one_image(ids[1], 100, 100, 0, 0);
 	im[2] = one_image(ids[2], 100, 100, 2, 1);
 	im[3] = one_image(ids[3], 100, 100, 3, 1);
 	an[0] = (struct export_ann){ 0, 0, 0, 10, 10 };
-	an[1] = (struct export_ann){ 1, 0, 0, 10, 10 };
+	an[1] = (struct export_ann){ 0, 0, 0, 10, 10 };
 	an[2] = (struct export_ann){ 0, 0, 0, 10, 10 };
 	an[3] = (struct export_ann){ 1, 0, 0, 10, 10 };
 	assert_int_equal(export_build(&ex, &p, classes, 2, im, 4, an, 4), 0);
@@ -394,9 +405,9 @@ static void test_info_yaml(void **state)
 			    "  negatives:\n    total: 1\n    train: 1\n    val: 0\n"
 			    "  classes:\n"
 			    "    - id: 0\n      name: car\n"
-			    "      boxes:\n        total: 2\n        train: 1\n        val: 1\n"
+			    "      boxes:\n        total: 3\n        train: 2\n        val: 1\n"
 			    "    - id: 1\n      name: \"on\"\n"
-			    "      boxes:\n        total: 2\n        train: 1\n        val: 1\n");
+			    "      boxes:\n        total: 1\n        train: 0\n        val: 1\n");
 	buf_release(&b);
 	export_free(ex);
 
@@ -536,6 +547,94 @@ static void test_coco_roundtrip(void **state)
 	assert_int_equal(c.n_cats, 3);
 	coco_release(&c);
 	buf_release(&b);
+	export_free(ex);
+}
+
+/*
+ * export_coco_json() writes its own bytes for speed; they must be
+ * coco_write()'s.  The same content is built through coco_add_*() and both
+ * serializations compared, on values that take every formatting path:
+ * integral, short decimals, negative, -0.0, tiny, huge, full precision.
+ */
+static void test_coco_matches_coco_write(void **state)
+{
+	static const char *const classes[] = { "car", "q\"uote\\", "tab\there", "\x1f" "ctl",
+					       "caf\xc3\xa9" };
+	static const double awkward[] = {
+		0, -0.0, 1, -7, 0.5, 0.1, 0.25, 1.0 / 3, 2.0 / 3, 123.45, 99.99, 1e-5, 1.5e-4,
+		0.0001, 123456789.5, 999999999.999999, 1e9, 1e12, 1e15 + 0.5, 9007199254740993.0,
+		3.14159265358979, 1e-300, 640, 479.75, -0.001, 0.1 + 0.2, 1e21, 12345.678901,
+	};
+	const size_t n_aw = sizeof(awkward) / sizeof(awkward[0]), n = 200;
+	struct export_image *im = calloc(n, sizeof(*im));
+	struct export_ann *an = calloc(n * 4, sizeof(*an));
+	struct export_params p = params_default;
+	struct coco c = COCO_INIT;
+	struct buf mine = BUF_INIT, ref = BUF_INIT;
+	struct export *ex;
+	uint64_t s = 31337;
+	size_t m = 0;
+
+	(void)state;
+	assert_non_null(im);
+	assert_non_null(an);
+	p.split = 1.0;
+	for (size_t i = 0; i < n; i++) {
+		random_id(im[i].id, &s);
+		strcpy(im[i].ext, i % 2 ? "png" : "jpg");
+		im[i].width = 640 + (int64_t)i;
+		im[i].height = 480;
+		im[i].first_ann = (uint32_t)m;
+		im[i].n_anns = (uint32_t)(i % 5);
+		for (uint32_t k = 0; k < im[i].n_anns; k++, m++) {
+			double v[4];
+
+			for (int j = 0; j < 4; j++) {
+				uint64_t r = splitmix(&s);
+
+				switch (r % 3) {
+				case 0: v[j] = awkward[(r >> 8) % n_aw]; break;
+				case 1: v[j] = (double)((r >> 8) % 100000) / 100; break;
+				default: v[j] = (double)(r >> 11) * 0x1p-53 * 1000; break;
+				}
+			}
+			an[m] = (struct export_ann){ (uint32_t)(splitmix(&s) % 5), v[0], v[1],
+						     v[0] + v[2], v[1] + v[3] };
+		}
+	}
+	/* The reference, in the index's order: split 1.0 puts all in train, by id. */
+	qsort(im, n, sizeof(*im), cmp_id);
+	for (size_t k = 0; k < 5; k++)
+		assert_int_equal(coco_add_category(&c, (int64_t)k + 1, classes[k]), 0);
+	for (size_t i = 0; i < n; i++) {
+		char name[48];
+
+		snprintf(name, sizeof(name), "%s.%s", im[i].id, im[i].ext);
+		assert_int_equal(coco_add_image(&c, (int64_t)i + 1, name, im[i].width, im[i].height), 0);
+		for (uint32_t k = 0; k < im[i].n_anns; k++) {
+			const struct export_ann *a = &an[im[i].first_ann + k];
+
+			assert_int_equal(coco_add_ann(&c, (int64_t)i + 1, (int64_t)a->class_id + 1,
+						      a->x_min, a->y_min, a->x_max - a->x_min,
+						      a->y_max - a->y_min),
+					 0);
+		}
+	}
+	assert_int_equal(coco_write(&ref, &c), 0);
+	assert_int_equal(export_build(&ex, &p, classes, 5, im, n, an, m), 0);
+	assert_int_equal(export_coco_json(&mine, ex, EXPORT_TRAIN), 0);
+	assert_int_equal(mine.len, strlen(mine.ptr));
+	if (mine.len != ref.len || memcmp(mine.ptr, ref.ptr, ref.len)) {
+		size_t at = 0;
+
+		while (at < mine.len && at < ref.len && mine.ptr[at] == ref.ptr[at])
+			at++;
+		fail_msg("differs at byte %zu:\n mine: %.80s\n  ref: %.80s", at,
+			 mine.ptr + (at > 20 ? at - 20 : 0), ref.ptr + (at > 20 ? at - 20 : 0));
+	}
+	buf_release(&mine);
+	buf_release(&ref);
+	coco_release(&c);
 	export_free(ex);
 }
 
@@ -726,6 +825,7 @@ int main(void)
 		cmocka_unit_test(test_dataset_yaml_plain),
 		cmocka_unit_test(test_info_yaml),
 		cmocka_unit_test(test_coco_roundtrip),
+		cmocka_unit_test(test_coco_matches_coco_write),
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_byte_identical),
 		cmocka_unit_test(test_large),
