@@ -756,6 +756,16 @@ static void test_cancel(void **state)
 	assert_int_equal(cvat_task_upload(c, &rq, tid, &file, 1, 70), 0);
 	budget = 40;  /* the wait never ends on its own */
 	assert_int_equal(cvat_task_wait_data(c, tid, rq.ptr, 1), -ECANCELED);
+	assert_non_null(strstr(err_last(), "cancelled"));
+	cvat_close(c);
+
+	/* ... nor does it end by timeout */
+	o.cancel = NULL;
+	o.wait_timeout_s = 1;
+	o.poll_ms = 100;
+	assert_int_equal(cvat_open(&c, &o), 0);
+	assert_int_equal(cvat_task_wait_data(c, tid, rq.ptr, 1), -ETIMEDOUT);
+	assert_non_null(strstr(err_last(), "within 1 s"));
 	buf_release(&rq);
 	cvat_close(c);
 	fake_stop(&f);
@@ -824,6 +834,53 @@ static void test_bad_args(void **state)
 	}
 	buf_release(&rq);
 	cvat_close(c);
+	fake_stop(&f);
+}
+
+/* http_download to a file: a retried attempt leaves one copy, not two. */
+static void test_http_download(void **state)
+{
+	static struct fake f;  /* static: the teardown may stop it after an assert */
+	struct http_response r = HTTP_RESPONSE_INIT;
+	struct http_opts ho = { 0 };
+	struct buf txt = BUF_INIT, url = BUF_INIT, esc = BUF_INIT;
+	struct http *h;
+	char path[128];
+
+	(void)state;
+	fake_start(&f, NULL);
+	ho.retry_base_ms = 1;
+	assert_int_equal(http_new(&h, &ho), 0);
+	assert_int_equal(buf_printf(&url, "%s/api/server/about", f.url), 0);
+	snprintf(path, sizeof(path), "%s/about.json", f.dir);
+	fault(&f, "{\"kind\":\"body\",\"status\":503,\"count\":1,\"body\":\"{\\\"x\\\":1}\"}");
+	assert_int_equal(http_download(h, &r, url.ptr, path), 0);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.attempts, 2);
+	assert_int_equal(r.body.len, 0);
+	assert_string_equal(r.content_type, "application/vnd.cvat+json");
+	assert_int_equal(fs_read_file(&txt, path), 0);
+	assert_non_null(strstr(txt.ptr, "\"version\": \"2.52.0\""));
+	assert_null(strstr(txt.ptr, "\"x\""));
+	assert_int_equal(txt.ptr[0], '{');
+	assert_null(strchr(txt.ptr + 1, '{'));  /* one document */
+	/* to memory */
+	assert_int_equal(http_download(h, &r, url.ptr, NULL), 0);
+	assert_string_equal(r.body.ptr, txt.ptr);
+	/* 4xx: not retried */
+	buf_reset(&url);
+	assert_int_equal(buf_printf(&url, "%s/api/nope", f.url), 0);
+	assert_int_equal(http_request(h, &r, HTTP_GET, url.ptr, NULL), 0);
+	assert_int_equal(r.status, 404);
+	assert_int_equal(r.attempts, 1);
+	/* escaping: one path segment */
+	assert_int_equal(http_escape(&esc, "a=b&c d/e:f~g.h_i-j"), 0);
+	assert_string_equal(esc.ptr, "a%3Db%26c%20d%2Fe%3Af~g.h_i-j");
+	buf_release(&esc);
+	buf_release(&url);
+	buf_release(&txt);
+	http_response_release(&r);
+	http_free(h);
 	fake_stop(&f);
 }
 
@@ -965,6 +1022,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_zip, teardown_fakes),
+		cmocka_unit_test_teardown(test_http_download, teardown_fakes),
 		cmocka_unit_test_teardown(test_bad_args, teardown_fakes),
 		cmocka_unit_test_teardown(test_full_flow, teardown_fakes),
 		cmocka_unit_test_teardown(test_legacy_flow, teardown_fakes),
