@@ -21,6 +21,7 @@
  * that returns the wrong bytes cannot poison the store.
  *
  * Lock order: store->lock is a leaf lock, never held across I/O or callbacks.
+ * Everything else in the struct is immutable after blob_store_open().
  */
 #include "blob.h"
 
@@ -164,6 +165,14 @@ static int write_all(int fd, const void *data, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+/* The header promises -ENOSPC (out of space or quota) or -EIO for a failed write. */
+static int write_error(int error, const char *path)
+{
+	int code = error == -ENOSPC || error == -EDQUOT ? -ENOSPC : -EIO;
+
+	return err_set(code, "cannot write %s: %s", path, strerror(-error));
 }
 
 /* Hash the whole file open at `fd` from its current offset. */
@@ -518,9 +527,7 @@ int blob_put_fd(struct blob_id *out, uint64_t *size_out, struct blob_store *stor
 	while ((n = read_full(fd, chunk, CHUNK)) > 0) {
 		XXH3_128bits_update(st, chunk, (size_t)n);
 		if ((error = write_all(tfd, chunk, (size_t)n)) < 0) {
-			err_set(error == -ENOSPC ? -ENOSPC : -EIO, "cannot write %s: %s", tmp_path,
-				strerror(-error));
-			error = error == -ENOSPC ? -ENOSPC : -EIO;
+			error = write_error(error, tmp_path);
 			goto done;
 		}
 		total += (uint64_t)n;
@@ -579,8 +586,7 @@ int blob_put_buf(struct blob_id *out, struct blob_store *store, const void *data
 	if ((tfd = make_tmp(tmp_path, store, "put")) < 0)
 		return tfd;
 	if ((error = write_all(tfd, data, len)) < 0) {
-		error = err_set(error == -ENOSPC ? -ENOSPC : -EIO, "cannot write %s: %s", tmp_path,
-				strerror(-error));
+		error = write_error(error, tmp_path);
 		goto done;
 	}
 	snprintf(what, sizeof(what), "new data (%zu bytes)", len);
@@ -665,8 +671,11 @@ static int fetch_single_flight(struct blob_store *store, const struct blob_id *i
 	fn = store->fetch;
 	payload = store->fetch_payload;
 	if (!fn) {
+		char hex[BLOB_HEX_LEN + 1];
+
 		pthread_mutex_unlock(&store->lock);
-		return -ENOENT;
+		blob_id_hex(hex, id);
+		return err_set(-ENOENT, "blob %s is not in the store", hex);
 	}
 	for (f = store->inflight; f; f = f->next)
 		if (id_eq(&f->id, id))
@@ -684,11 +693,6 @@ static int fetch_single_flight(struct blob_store *store, const struct blob_id *i
 		pthread_mutex_unlock(&store->lock);
 		return error;
 	}
-	/* It may have arrived between the caller's failed open() and the lock. */
-	if (blob_exists(store, id)) {
-		pthread_mutex_unlock(&store->lock);
-		return 0;
-	}
 	if (!(f = calloc(1, sizeof(*f)))) {
 		pthread_mutex_unlock(&store->lock);
 		return err_set(-ENOMEM, "out of memory");
@@ -699,8 +703,12 @@ static int fetch_single_flight(struct blob_store *store, const struct blob_id *i
 	store->inflight = f;
 	pthread_mutex_unlock(&store->lock);
 
+	/*
+	 * A fetch that finished between the caller's failed open() and our
+	 * registration has already stored the blob: don't fetch it again.
+	 */
 	err_clear();
-	error = fetch_one(store, fn, payload, id);
+	error = blob_exists(store, id) ? 0 : fetch_one(store, fn, payload, id);
 
 	pthread_mutex_lock(&store->lock);
 	for (pp = &store->inflight; *pp != f; pp = &(*pp)->next)
@@ -719,7 +727,7 @@ static int fetch_single_flight(struct blob_store *store, const struct blob_id *i
 
 int blob_open(int *fd_out, struct blob_store *store, const struct blob_id *id)
 {
-	char path[PATH_MAX], hex[BLOB_HEX_LEN + 1];
+	char path[PATH_MAX];
 	int fd, error;
 
 	*fd_out = -1;
@@ -731,13 +739,8 @@ int blob_open(int *fd_out, struct blob_store *store, const struct blob_id *id)
 	}
 	if (errno != ENOENT)
 		return err_set(-errno, "cannot open %s: %s", path, strerror(errno));
-	if ((error = fetch_single_flight(store, id)) < 0) {
-		if (error == -ENOENT) {
-			blob_id_hex(hex, id);
-			return err_set(-ENOENT, "blob %s is not in the store", hex);
-		}
+	if ((error = fetch_single_flight(store, id)) < 0)
 		return error;
-	}
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return err_set(-errno, "cannot open %s: %s", path, strerror(errno));
 	*fd_out = fd;
