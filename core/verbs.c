@@ -9,6 +9,7 @@
 #include "core/batch.h"
 #include "core/labelimport.h"
 #include "core/repo.h"
+#include "core/version.h"
 #include "store/catalog.h"
 #include "util/err.h"
 #include "util/fsutil.h"
@@ -146,9 +147,28 @@ static int run_labelset(struct repo *repo, const struct kv *args, struct buf *ou
 	return 0;
 }
 
+static int run_commit(struct repo *repo, const struct kv *args, struct buf *out)
+{
+	static const char *const keys[] = { "message", NULL };
+	const char *msg = kv_get(args, "message", NULL);
+	struct version_info v;
+	int error;
+
+	if ((error = kv_check(args, "commit", keys)) < 0)
+		return error;
+	if (!msg || !*msg)
+		return err_set(-EINVAL, "message= is required (what changed in this version)");
+	if ((error = version_commit(&v, repo, msg)) < 0)
+		return error;
+	return buf_printf(out, "version: %s\ncommit: %s\nimages: %lld\nlabeled: %lld\npath: @%s\n", v.tag,
+			  v.commit, (long long)v.n_images, (long long)v.n_labeled, v.tag);
+}
+
 const struct verb verbs[] = {
 	{ "batch", run_batch, "[label_set=default] [size=10] [order=newest|oldest|random] [seed=N]",
 	  "make a labeling batch of images not yet labeled" },
+	{ "commit", run_commit, "message=TEXT",
+	  "commit the working state as the next version vN (git commit + tag)" },
 	{ "exclude", run_exclude, "images=ID,ID... reason=TEXT [label_set=NAME]",
 	  "keep images out of batches and exports" },
 	{ "include", run_include, "images=ID,ID... [label_set=NAME]", "undo an exclusion" },

@@ -6,6 +6,7 @@
 #ifndef DSFS_CORE_VERSION_H
 #define DSFS_CORE_VERSION_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct repo;
@@ -26,5 +27,90 @@ struct version_info {
  * -EEXIST ("nothing to commit: same as vN") when nothing changed.
  */
 int version_commit(struct version_info *out, struct repo *repo, const char *message);
+
+/*
+ * Everything below reads versions back.  A spec is what history_resolve()
+ * takes: "v3", "3", a tag, "HEAD", or a commit hex prefix (>= 4 digits).
+ * Errors: -ENOENT (no such version; message names the spec), -EIO (a
+ * corrupt object or manifest; message names the file and line).
+ */
+struct version;            /* a version's parsed manifests; immutable, thread-safe to read */
+struct export;
+struct manifest_image;
+struct blob_id;
+struct remote;
+struct buf;
+
+/* Resolve `spec` and fill `out` (counts from the version's summary.tsv). */
+int version_resolve(struct version_info *out, struct repo *repo, const char *spec);
+
+/*
+ * Open a version: its images.tsv and exclusions.tsv are read from git and
+ * parsed (label sets are read by version_export()).  Never touches blobs.
+ * Caller frees with version_free().
+ */
+int version_open(struct version **out, struct repo *repo, const char *spec);
+void version_free(struct version *v);
+const struct version_info *version_get_info(const struct version *v);
+/* Images, sorted by id (borrowed from v). */
+size_t version_image_count(const struct version *v);
+const struct manifest_image *version_image_at(const struct version *v, size_t i);
+const struct manifest_image *version_image_find(const struct version *v, const char *id);
+/* [*first, *first + *count) are the images whose id starts with `prefix`. */
+void version_image_range(const struct version *v, const char *prefix, size_t *first, size_t *count);
+/* Label set names of the version, sorted (borrowed). */
+size_t version_label_set_count(const struct version *v);
+const char *version_label_set_name(const struct version *v, size_t i);
+/*
+ * The export index of `label_set` as of this version (its frozen split and
+ * seed; `root` is the export's path for dataset.yaml).  -ENOENT if the
+ * version has no such label set.
+ */
+int version_export(struct export **out, struct version *v, const char *label_set,
+		   const char *root);
+
+/* The VERSION file: id, commit, date, author, message, counts. */
+int version_describe(struct buf *out, struct repo *repo, const char *spec);
+/* `dsfs log`: one line per version, newest first. */
+int version_log(struct buf *out, struct repo *repo);
+/* `dsfs diff A B`: images added/removed, per label set classes/labels/annotations changed. */
+int version_diff(struct buf *out, struct repo *repo, const char *spec_a, const char *spec_b);
+
+/*
+ * Bring the catalog's versions table in line with the tags (the truth):
+ * add rows for tags it lacks (a crash between tag and row, a pull, a
+ * clone), drop rows whose tag is gone.
+ */
+int version_reconcile(struct repo *repo);
+
+/* Every blob any version names, sorted and unique; *out malloc'ed (free()). */
+int version_blob_ids(struct blob_id **out, size_t *n, struct repo *repo);
+
+struct version_materialize_stats {
+	size_t images_linked;   /* hard links to the blob store */
+	size_t images_copied;   /* copies (another file system) */
+	size_t labels;          /* label files written */
+};
+
+/*
+ * Write the YOLO/COCO export of `label_set` as of version `spec` (NULL:
+ * the working tree) to a new directory `outdir` (must not exist, or be
+ * empty): dataset.yaml (path: outdir), export_info.yaml, images/ (hard
+ * links to the blobs when on the same file system, else copies), labels/,
+ * coco/.  Built in a temporary sibling and renamed into place, so outdir
+ * appears complete or not at all.  Missing blobs are fetched through the
+ * store's fetch hook if one is set.
+ */
+int version_materialize(struct version_materialize_stats *stats, struct repo *repo,
+			const char *spec, const char *label_set, const char *outdir);
+
+/*
+ * If the dataset has a remote "origin", open it and make it the blob
+ * store's fetch hook (a clone reads blobs it lacks from there).  *out is
+ * NULL when there is no origin; otherwise release it with
+ * version_origin_release() once no reader can open blobs any more.
+ */
+int version_origin_attach(struct remote **out, struct repo *repo);
+void version_origin_release(struct remote *r, struct repo *repo);
 
 #endif

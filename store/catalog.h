@@ -185,4 +185,45 @@ int catalog_labeled_foreach(struct catalog *cat, const char *label_set, catalog_
 /* Counts for README and log: labeled images in the set. */
 int catalog_labeled_count(struct catalog *cat, const char *label_set, int64_t *out);
 
+/* ---- snapshots and versions (catalog_versions.c) ---- */
+
+/*
+ * Everything a version records, read in one read transaction, so the rows
+ * are one consistent state even while another process writes.  Each
+ * callback may be NULL; a nonzero return stops the dump and is returned.
+ * The catalog lock is held throughout: callbacks must not call the catalog.
+ * Order: images by id; label sets by name, each with its classes in id
+ * order; labels by (label set, image id); boxes by (label set, image id,
+ * insertion order); exclusions by (image id, label set).
+ */
+struct catalog_dump_ops {
+	int (*image)(const struct catalog_image *img, void *payload);
+	int (*label_set)(const char *name, const char *const *classes, size_t n_classes,
+			 void *payload);
+	int (*label)(const char *label_set, const char *image_id, const char *batch_id,
+		     const char *source, void *payload);
+	int (*box)(const char *label_set, const struct catalog_box *box, void *payload);
+	int (*exclusion)(const char *image_id, const char *label_set /* "" = all */,
+			 const char *reason, void *payload);
+};
+int catalog_dump(struct catalog *cat, const struct catalog_dump_ops *ops, void *payload);
+
+/* A row of the versions table: what the catalog knows of version vN. */
+struct catalog_version {
+	int64_t number;
+	char tag[64];
+	char commit_id[41];
+	char created_at[24];
+	char message[512];
+	int64_t n_images;
+	int64_t n_labeled;
+};
+
+/* Record (or replace) version row `v->number`. */
+int catalog_version_put(struct catalog *cat, const struct catalog_version *v);
+/* All version rows ascending by number; *out malloc'ed (free()). */
+int catalog_versions(struct catalog *cat, struct catalog_version **out, size_t *n);
+/* Delete the rows whose number is not among `keep` (sorted ascending). */
+int catalog_versions_prune(struct catalog *cat, const int64_t *keep, size_t n_keep);
+
 #endif
