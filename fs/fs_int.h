@@ -76,6 +76,8 @@ struct node_ops {
 		      const char *newname);
 	/* truncate (size >= 0); times and mode changes are accepted and ignored. */
 	int (*truncate)(struct fs *fs, struct node *n, struct fh *fh, off_t size);
+	/* Symbolic links: the target (a path relative to the link's directory). */
+	int (*readlink)(struct fs *fs, struct node *n, struct buf *out);
 	void (*destroy)(struct node *n);
 };
 
@@ -113,6 +115,7 @@ struct fs {
 	pthread_mutex_t gen_lock;
 	struct incoming *incoming;    /* node_incoming.c state */
 	struct fs_views *views;       /* caches of generated trees (exports, versions) */
+	struct fs_versions *versions; /* node_versions.c: parsed versions (LRU), origin remote */
 	pthread_t watcher;
 	int watcher_running, stopping;
 	pthread_cond_t watcher_cond;
@@ -165,6 +168,22 @@ int incoming_dir_make(struct fs *fs, struct node *dir, struct node_spec *out);
 int ctl_dir_make(struct fs *fs, struct node *dir, struct node_spec *out);
 int batches_dir_make(struct fs *fs, struct node *dir, struct node_spec *out);
 int exports_dir_make(struct fs *fs, struct node *dir, struct node_spec *out);
+/* exports/ of version `version` (a view key: "v3", or a commit prefix). */
+int exports_dir_make_version(struct node_spec *out, const char *version);
+
+/*
+ * Versions (node_versions.c): /@<spec>/ snapshots and /versions/.
+ * versions_init() also sets the views' version builder and, in a dataset
+ * with a remote "origin", the blob store's fetch hook.
+ */
+int versions_init(struct fs *fs);
+void versions_release(struct fs *fs);
+/* Root entries: "versions", and any name starting with '@'. */
+int versions_root_lookup(struct fs *fs, const char *name, struct node_spec *out);
+/* Append "versions" and one "@vN" per version to a root listing. */
+int versions_root_list(struct fs *fs, struct dirlist *out);
+/* The label sets of version `version` (exports/ of a version). */
+int versions_list_label_sets(struct fs *fs, const char *version, struct dirlist *out);
 
 /*
  * Export indexes of the mount, cached per (version, label set) and rebuilt

@@ -510,6 +510,24 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	}
 }
 
+static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs *fs = fs_of(req);
+	struct node *n = node_of(fs, ino);
+	struct buf target = BUF_INIT;
+	int error;
+
+	if (!n->ops->readlink) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if ((error = n->ops->readlink(fs, n, &target)) < 0)
+		fuse_reply_err(req, -error);
+	else
+		fuse_reply_readlink(req, target.ptr);
+	buf_release(&target);
+}
+
 static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
 	(void)parent; (void)name; (void)mode; (void)rdev;
@@ -573,6 +591,7 @@ static const struct fuse_lowlevel_ops fs_ops = {
 	.getattr = fs_getattr,
 	.setattr = fs_setattr,
 	.access = fs_access,
+	.readlink = fs_readlink,
 	.open = fs_open,
 	.read = fs_read,
 	.write = fs_write,
@@ -685,7 +704,7 @@ int fs_mount_run(struct repo *repo, const struct fs_mount_opts *opts)
 		goto done;
 	}
 	if ((error = node_table_init(&fs)) < 0 || (error = incoming_init(&fs)) < 0 ||
-	    (error = views_init(&fs)) < 0)
+	    (error = views_init(&fs)) < 0 || (error = versions_init(&fs)) < 0)
 		goto done;
 	root.ops = &root_ops;
 	root.mode = S_IFDIR | 0555;
@@ -761,6 +780,7 @@ done:
 	node_table_release(&fs);
 	incoming_release(&fs);
 	views_release(&fs);
+	versions_release(&fs);
 	free(fs.mountpoint);
 	if (logf) {
 		log_set_sink(NULL);

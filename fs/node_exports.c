@@ -213,7 +213,7 @@ static int ex_list(struct fs *fs, struct node *dir, struct dirlist *out)
 	switch (e->kind) {
 	case EX_LIST:
 		if (*e->version)
-			return -ENOENT; /* versions list their own label sets */
+			return versions_list_label_sets(fs, e->version, out);
 		if ((error = catalog_labelsets(fs->repo->cat, &names, &n)) < 0)
 			return error;
 		for (size_t i = 0; i < n && !error; i++)
@@ -275,7 +275,6 @@ int exports_dir_make(struct fs *fs, struct node *dir, struct node_spec *out)
 	return dir_spec(out, &root, EX_LIST, 0);
 }
 
-/* For versions: exports/ of version `version`. */
 int exports_dir_make_version(struct node_spec *out, const char *version)
 {
 	struct exn root = { .kind = EX_LIST };

@@ -30,6 +30,8 @@ static int readme_gen(struct fs *fs, struct node *n, struct buf *out)
 		"  incoming/.rejected/   files that were refused, each with a .reason beside it\n"
 		"  images/ab/cd/<id>.<ext>  every image, by content hash (read-only)\n"
 		"  ctl/                  control files: write a key=value line to run a step\n"
+		"  @vN/                  version N, read-only (images/, exports/, annotations/, VERSION)\n"
+		"  versions/log          the versions, newest first\n"
 		"\n"
 		"Unmount with: dsfs umount %s  (or fusermount3 -u %s)\n",
 		fs->repo->dir, fs->mountpoint, (long long)n_images, fs->mountpoint,
@@ -59,19 +61,19 @@ static int root_lookup(struct fs *fs, struct node *dir, const char *name, struct
 	for (const struct static_entry *e = root_entries; e->name; e++)
 		if (!strcmp(e->name, name))
 			return e->make(fs, fs->root, out);
-	return -ENOENT;
+	/* @v3, @HEAD, @<tag>, @<commit>, versions/ */
+	return versions_root_lookup(fs, name, out);
 }
 
 static int root_list(struct fs *fs, struct node *dir, struct dirlist *out)
 {
-	(void)fs;
 	(void)dir;
 	for (const struct static_entry *e = root_entries; e->name; e++) {
 		int error = dirlist_add(out, e->name);
 		if (error)
 			return error;
 	}
-	return 0;
+	return versions_root_list(fs, out);
 }
 
 const struct node_ops root_ops = {
