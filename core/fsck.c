@@ -7,7 +7,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/export.h"
+#include "core/manifest.h"
 #include "core/repo.h"
+#include "core/version.h"
+#include "store/history.h"
+#include "sync/remote.h"
 #include "store/blob.h"
 #include "store/catalog.h"
 #include "util/err.h"
@@ -84,6 +89,82 @@ static int collect(const struct catalog_image *img, void *payload)
 	return 0;
 }
 
+/*
+ * Every version: its manifests parse (images, exclusions, each label set's
+ * export builds), and every blob its images.tsv names is here with the
+ * recorded size, or (in a clone) on origin.
+ */
+static int check_versions(struct ctx *c)
+{
+	struct history_version *hv = NULL;
+	struct history *h;
+	struct remote *origin = NULL;
+	size_t nh = 0;
+	int error;
+
+	if ((error = repo_history(&h, c->repo)) < 0 || (error = history_versions(&hv, &nh, h)) < 0) {
+		fprintf(c->out, "history: %s\n", err_msg(error));
+		c->rep->problems++;
+		return 0;
+	}
+	if (remote_open(&origin, h, REMOTE_DEFAULT_NAME) < 0)
+		origin = NULL;
+	for (size_t i = 0; i < nh; i++) {
+		struct version *v = NULL;
+		size_t missing = 0;
+
+		c->rep->versions++;
+		err_clear();
+		if ((error = version_open(&v, c->repo, hv[i].commit)) < 0) {
+			fprintf(c->out, "version %s: %s\n", hv[i].tag, err_msg(error));
+			c->rep->problems++;
+			continue;
+		}
+		for (size_t k = 0; k < version_label_set_count(v); k++) {
+			struct export *ex = NULL;
+			err_clear();
+			if ((error = version_export(&ex, v, version_label_set_name(v, k), "/")) < 0) {
+				fprintf(c->out, "version %s: %s\n", hv[i].tag, err_msg(error));
+				c->rep->problems++;
+			}
+			export_free(ex);
+		}
+		for (size_t k = 0; k < version_image_count(v); k++) {
+			const struct manifest_image *im = version_image_at(v, k);
+			char path[PATH_MAX];
+			struct blob_id id;
+			struct stat st;
+
+			c->rep->version_images++;
+			if (blob_id_parse(&id, im->id) < 0)
+				continue; /* the parser admits only valid ids */
+			blob_path(path, sizeof(path), c->repo->blobs, &id);
+			if (stat(path, &st) == 0) {
+				if (st.st_size != im->bytes) {
+					fprintf(c->out, "version %s: image %s (%s): blob has %lld bytes, manifest says %lld\n",
+						hv[i].tag, im->id, im->name, (long long)st.st_size, (long long)im->bytes);
+					c->rep->problems++;
+				}
+				continue;
+			}
+			if (origin && remote_has_blob(origin, &id) == 1) {
+				c->rep->remote_only++;
+				continue;
+			}
+			if (missing++ < 10)
+				fprintf(c->out, "version %s: image %s (%s): blob missing%s\n", hv[i].tag, im->id,
+					im->name, origin ? " here and on origin" : "");
+			c->rep->problems++;
+		}
+		if (missing > 10)
+			fprintf(c->out, "version %s: ... %zu more missing blobs\n", hv[i].tag, missing - 10);
+		version_free(v);
+	}
+	remote_free(origin);
+	history_versions_free(hv, nh);
+	return 0;
+}
+
 int fsck_run(struct fsck_report *rep, struct repo *repo, FILE *out)
 {
 	struct ctx c = { repo, rep, out };
@@ -97,6 +178,7 @@ int fsck_run(struct fsck_report *rep, struct repo *repo, FILE *out)
 		goto done;
 	for (size_t i = 0; i < rows.n; i++)
 		check_image(&rows.v[i], &c);
+	error = check_versions(&c);
 done:
 	free(rows.v);
 	return error;

@@ -14,6 +14,9 @@ struct fsck_report {
 	int64_t blobs;     /* blobs re-hashed */
 	int64_t images;    /* catalog rows checked */
 	int64_t orphans;   /* blobs no catalog row names */
+	int64_t versions;  /* versions whose manifests were checked */
+	int64_t version_images;  /* (version, image) references checked */
+	int64_t remote_only;     /* referenced blobs absent here but held by origin (a clone) */
 	int64_t problems;  /* each printed to `out` */
 };
 

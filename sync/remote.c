@@ -126,6 +126,11 @@ void remote_free(struct remote *r)
 		r->ops->free(r);
 }
 
+int remote_has_blob(struct remote *r, const struct blob_id *id)
+{
+	return r->ops->has_blob(r, id);
+}
+
 const char *remote_name(const struct remote *r)
 {
 	return r->name;

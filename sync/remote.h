@@ -119,6 +119,9 @@ int remote_open_url(struct remote **out, const char *name, const char *url);
 
 void remote_free(struct remote *r);
 
+/* 1 if the remote holds blob `id`, 0 if not, or a negative errno. */
+int remote_has_blob(struct remote *r, const struct blob_id *id);
+
 /* The remote's name and URL (borrowed from `r`). */
 const char *remote_name(const struct remote *r);
 const char *remote_url(const struct remote *r);

@@ -40,8 +40,10 @@ int cmd_fsck(struct cli *cli, int argc, char **argv)
 		cli_error("fsck: %s", err_msg(error));
 		return 1;
 	}
-	printf("fsck: %lld blobs checked, %lld catalog images, %lld unreferenced blobs, %lld problems\n",
+	printf("fsck: %lld blobs checked, %lld catalog images, %lld unreferenced blobs, "
+	       "%lld versions (%lld image references, %lld only on origin), %lld problems\n",
 	       (long long)rep.blobs, (long long)rep.images, (long long)rep.orphans,
+	       (long long)rep.versions, (long long)rep.version_images, (long long)rep.remote_only,
 	       (long long)rep.problems);
 	return rep.problems ? 1 : 0;
 }
