@@ -371,9 +371,12 @@ int manifest_images_parse(struct manifest_images *out, char *text, size_t len, c
 	int error = 0;
 
 	memset(out, 0, sizeof(*out));
-	out->text = text;
-	if (!(out->v = malloc(count_lines(text, len) * sizeof(*out->v))))
+	out->text = text; /* consumed, also on failure */
+	if (!(out->v = malloc(count_lines(text, len) * sizeof(*out->v)))) {
+		free(text);
+		out->text = NULL;
 		return err_set(-ENOMEM, "out of memory");
+	}
 	while ((nf = next_line(&L, f, 9)) > 0) {
 		struct manifest_image *im = &out->v[out->n];
 		size_t el;
@@ -441,9 +444,12 @@ int manifest_exclusions_parse(struct manifest_exclusions *out, char *text, size_
 	int error = 0;
 
 	memset(out, 0, sizeof(*out));
-	out->text = text;
-	if (!(out->v = malloc(count_lines(text, len) * sizeof(*out->v))))
+	out->text = text; /* consumed, also on failure */
+	if (!(out->v = malloc(count_lines(text, len) * sizeof(*out->v)))) {
+		free(text);
+		out->text = NULL;
 		return err_set(-ENOMEM, "out of memory");
+	}
 	while ((nf = next_line(&L, f, 4)) > 0) {
 		struct manifest_exclusion *e = &out->v[out->n];
 

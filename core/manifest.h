@@ -71,7 +71,7 @@ struct manifest_images {
 	char *text;               /* owned: the file, fields NUL-terminated in place */
 };
 
-/* Parse images.tsv; takes `text` (malloc'ed, NUL-terminated, len bytes).  `path` names it in errors. */
+/* Parse images.tsv; takes `text` (malloc'ed, NUL-terminated, len bytes; freed also on failure).  `path` names it in errors. */
 int manifest_images_parse(struct manifest_images *out, char *text, size_t len, const char *path);
 void manifest_images_release(struct manifest_images *m);
 /* Binary search; NULL if absent. */

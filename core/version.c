@@ -48,6 +48,18 @@ struct version {
 	size_t n_label_sets;
 };
 
+/*
+ * Prefix the current error message with "<tag> (<commit>): ".  err_last()
+ * points into the slot err_set() writes, so the message is copied first.
+ */
+static int err_wrap(int code, const char *tag, const char *commit)
+{
+	char msg[1024];
+
+	snprintf(msg, sizeof(msg), "%s", err_last());
+	return err_set(code, "%s (%.12s): %s", tag, commit, msg);
+}
+
 static void info_from(struct version_info *out, const struct history_version *hv)
 {
 	memset(out, 0, sizeof(*out));
@@ -193,19 +205,23 @@ int version_open(struct version **out, struct repo *repo, const char *spec)
 	history_version_release(&hv);
 	if ((error = read_summary(&v->info, h)) < 0)
 		goto fail;
-	if ((error = read_file(&text, &len, h, v->info.commit, "images.tsv")) < 0 ||
-	    (error = manifest_images_parse(&v->images, text, len, "images.tsv")) < 0)
+	if ((error = read_file(&text, &len, h, v->info.commit, "images.tsv")) < 0)
 		goto fail_msg;
-	text = NULL;
+	error = manifest_images_parse(&v->images, text, len, "images.tsv");
+	text = NULL; /* consumed */
+	if (error < 0)
+		goto fail_msg;
 	error = read_file(&text, &len, h, v->info.commit, "exclusions.tsv");
 	if (error == -ENOENT) {
-		error = 0;
-		text = strdup("");
+		error = (text = strdup("")) ? 0 : err_set(-ENOMEM, "out of memory");
 		len = 0;
 	}
-	if (error < 0 || (error = manifest_exclusions_parse(&v->excl, text, len, "exclusions.tsv")) < 0)
+	if (error < 0)
 		goto fail_msg;
-	text = NULL;
+	error = manifest_exclusions_parse(&v->excl, text, len, "exclusions.tsv");
+	text = NULL; /* consumed */
+	if (error < 0)
+		goto fail_msg;
 	error = history_list_dir(&names, &n, h, v->info.commit, "label_sets");
 	if (error == -ENOENT) {
 		error = 0;
@@ -230,8 +246,7 @@ int version_open(struct version **out, struct repo *repo, const char *spec)
 	return 0;
 fail_msg:
 	if (error == -EIO)
-		err_set(-EIO, "%s (%.12s): %s", *v->info.tag ? v->info.tag : spec, v->info.commit,
-			err_last());
+		err_wrap(-EIO, *v->info.tag ? v->info.tag : spec, v->info.commit);
 fail:
 	free(text);
 	buf_release(&names);
@@ -352,7 +367,7 @@ int version_export(struct export **out, struct version *v, const char *label_set
 		p.version = v->info.commit;
 	if ((error = load_label_set(&ls, v, label_set)) < 0) {
 		if (error == -EIO)
-			err_set(-EIO, "%s (%.12s): %s", v->info.tag, v->info.commit, err_last());
+			err_wrap(-EIO, v->info.tag, v->info.commit);
 		return error;
 	}
 	p.split = ls.split;
@@ -400,8 +415,7 @@ int version_export(struct export **out, struct version *v, const char *label_set
 	}
 	error = export_build(out, &p, (const char *const *)ls.classes, ls.n_classes, images, ni, anns, na);
 	if (error == -EINVAL)
-		error = err_set(-EIO, "%s (%.12s): label set %s: %s", v->info.tag, v->info.commit,
-				label_set, err_last());
+		error = err_wrap(-EIO, v->info.tag, v->info.commit);
 	manifest_label_set_release(&ls);
 	return error;
 fail:
@@ -698,7 +712,7 @@ int version_blob_ids(struct blob_id **out, size_t *n, struct repo *repo)
 
 		if ((error = read_file(&text, &len, h, hv[i].commit, "images.tsv")) < 0 ||
 		    (error = manifest_images_parse(&im, text, len, "images.tsv")) < 0) {
-			err_set(error, "%s: %s", hv[i].tag, err_last());
+			err_wrap(error, hv[i].tag, hv[i].commit);
 			goto done;
 		}
 		if (cnt + im.n > cap) {

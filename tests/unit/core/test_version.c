@@ -27,6 +27,7 @@
 #include "core/version.h"
 #include "store/blob.h"
 #include "store/catalog.h"
+#include "store/history.h"
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/fsutil.h"
@@ -327,6 +328,32 @@ static void test_blob_ids_and_materialize(void **state)
 	buf_release(&y);
 }
 
+/* A version whose images.tsv is corrupt: -EIO naming the file and line, nothing leaks or crashes. */
+static void test_corrupt_version(void **state)
+{
+	struct fixture *f = *state;
+	struct history *h;
+	struct history_version hv = HISTORY_VERSION_INIT;
+	struct version *v = NULL;
+	struct blob_id *ids = NULL;
+	size_t n = 0;
+	const char summary[] = "format\t1\nimages\t1\nlabeled\t0\n";
+	const char images[] = "# header\nnot-an-id\tjpg\t1\t1\t1\tx\ty\tz\n";
+	struct history_file files[] = {
+		{ "summary.tsv", summary, sizeof(summary) - 1 },
+		{ "images.tsv", images, sizeof(images) - 1 },
+	};
+
+	assert_int_equal(repo_history(&h, f->repo), 0);
+	assert_int_equal(history_commit(&hv, h, files, 2, "bad", "t", "t@t"), 0);
+	history_version_release(&hv);
+	assert_int_equal(version_open(&v, f->repo, "v1"), -EIO);
+	assert_null(v);
+	assert_non_null(strstr(err_last(), "images.tsv, line 2"));
+	assert_int_equal(version_blob_ids(&ids, &n, f->repo), -EIO);
+	assert_null(ids);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -335,6 +362,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_commit_and_read_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconcile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blob_ids_and_materialize, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_version, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
