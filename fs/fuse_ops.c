@@ -300,12 +300,28 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		bv.buf[0].pos = off;
 		fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
 	} else {
-		size_t len = fh->data.len;
+		size_t len = fh->data.len, n;
+		char *copy;
 
-		if ((uint64_t)off >= len)
+		if ((uint64_t)off >= len) {
 			fuse_reply_buf(req, NULL, 0);
-		else
-			fuse_reply_buf(req, fh->data.ptr + off, size < len - (size_t)off ? size : len - (size_t)off);
+			return;
+		}
+		/*
+		 * Reply from a copy: once the kernel has the reply, an async
+		 * (readahead) READ can complete the file's last reference and
+		 * another thread's RELEASE may free fh->data while this thread
+		 * is still returning from writev (ASan's writev check then
+		 * reads freed memory).
+		 */
+		n = size < len - (size_t)off ? size : len - (size_t)off;
+		if (!(copy = malloc(n))) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		memcpy(copy, fh->data.ptr + off, n);
+		fuse_reply_buf(req, copy, n);
+		free(copy);
 	}
 }
 

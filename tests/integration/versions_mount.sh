@@ -32,7 +32,7 @@ grep -q "nothing to commit" "$M/ctl/commit" || fail "empty commit message: $(cat
 cp -r "$M/exports/default" "$T/copy1"
 
 # More data: new images, labeled, a class, an exclusion; then v2 from the CLI.
-cp "$T"/gen2/images/* "$M/incoming/" || fail "cp into incoming"
+"$DSFS" --repo "$DS" -q ingest "$T/gen2/images" || fail "ingest 2"
 "$DSFS" --repo "$DS" -q batch --size 40 || fail "batch 2"
 "$DSFS" --repo "$DS" -q import-coco "$T/gen2/instances_default.json" --batch latest || fail "import 2"
 "$DSFS" --repo "$DS" -q labelset --classes star || fail "labelset"
