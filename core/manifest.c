@@ -344,10 +344,45 @@ static int parse_i64(const char *s, int64_t *out)
 	return 0;
 }
 
+/*
+ * Clinger's fast path: a decimal with at most 15 significant digits and at
+ * most 22 fraction digits is (integer mantissa) / 10^k with both operands
+ * exact doubles, so one IEEE division gives the correctly rounded value,
+ * the same strtod() returns.  Anything else goes to strtod().
+ */
 static int parse_dbl(const char *s, double *out)
 {
+	static const double pow10[23] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+					  1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22 };
+	const char *p = s;
+	uint64_t m = 0;
+	int digits = 0, frac = -1, neg = 0;
 	char *end;
 
+	if (*p == '-') {
+		neg = 1;
+		p++;
+	}
+	for (; *p; p++) {
+		if (*p >= '0' && *p <= '9') {
+			if (m || *p != '0')
+				digits++;
+			m = m * 10 + (uint64_t)(*p - '0');
+			if (frac >= 0)
+				frac++;
+			if (digits > 15 || frac > 22)
+				break;
+		} else if (*p == '.' && frac < 0) {
+			frac = 0;
+		} else {
+			break;
+		}
+	}
+	if (!*p && p > s + neg && p[-1] != '.' && !(p == s + neg + 1 && frac == 0)) {
+		double v = (double)m / pow10[frac > 0 ? frac : 0];
+		*out = neg ? -v : v;
+		return 0;
+	}
 	if (!*s)
 		return -1;
 	*out = strtod(s, &end);
@@ -546,10 +581,13 @@ static int parse_config(struct manifest_label_set *out, char *text, size_t len, 
 static int parse_labels(struct manifest_label_set *out, char *text, size_t len, const char *path)
 {
 	struct lines L = { text, text + len, path, 0 };
+	size_t cap = count_lines(text, len);
 	char *f[4];
 	size_t nf;
 
-	if (!(out->labeled = malloc(count_lines(text, len) * sizeof(*out->labeled))))
+	if (!(out->labeled = malloc(cap * sizeof(*out->labeled))) ||
+	    !(out->first_box = calloc(cap, sizeof(*out->first_box))) ||
+	    !(out->n_box = calloc(cap, sizeof(*out->n_box))))
 		return err_set(-ENOMEM, "out of memory");
 	while ((nf = next_line(&L, f, 4)) > 0) {
 		if (nf != 3 || !is_id(f[0]))
@@ -561,25 +599,37 @@ static int parse_labels(struct manifest_label_set *out, char *text, size_t len, 
 	return 0;
 }
 
+/* Boxes merge with the sorted labeled ids: one pass, no per-box search. */
 static int parse_anns(struct manifest_label_set *out, char *text, size_t len, const char *path)
 {
 	struct lines L = { text, text + len, path, 0 };
+	char prev[33] = "";
+	size_t j = 0;
 	char *f[7];
 	size_t nf;
 
 	if (!(out->boxes = malloc(count_lines(text, len) * sizeof(*out->boxes))))
 		return err_set(-ENOMEM, "out of memory");
 	while ((nf = next_line(&L, f, 7)) > 0) {
-		struct manifest_box *b = &out->boxes[out->n_boxes];
+		struct export_ann *b = &out->boxes[out->n_boxes];
 		int64_t cls;
+		int c;
 
 		if (nf != 6 || !is_id(f[0]) || parse_i64(f[1], &cls) || cls < 0 ||
 		    (size_t)cls >= out->n_classes || parse_dbl(f[2], &b->x_min) ||
 		    parse_dbl(f[3], &b->y_min) || parse_dbl(f[4], &b->x_max) || parse_dbl(f[5], &b->y_max))
 			return bad(&L, "expected image_id, class_id (< number of classes), 4 finite coordinates");
-		if (out->n_boxes && strcmp(out->boxes[out->n_boxes - 1].image_id, f[0]) > 0)
+		if ((c = strcmp(prev, f[0])) > 0)
 			return bad(&L, "image ids not sorted");
-		memcpy(b->image_id, f[0], 33);
+		if (c)
+			memcpy(prev, f[0], 33);
+		while (j < out->n_labeled && strcmp(out->labeled[j], f[0]) < 0)
+			j++;
+		if (j == out->n_labeled || strcmp(out->labeled[j], f[0]))
+			continue; /* a box of an image that is not labeled: never exported */
+		if (!out->n_box[j])
+			out->first_box[j] = (uint32_t)out->n_boxes;
+		out->n_box[j]++;
 		b->class_id = (uint32_t)cls;
 		out->n_boxes++;
 	}
@@ -604,9 +654,10 @@ int manifest_label_set_parse(struct manifest_label_set *out, const char *dir,
 		snprintf(path, sizeof(path), "%s/config.yaml", dir);
 		error = parse_config(out, config, config_len, path);
 	}
-	if (!error && labels) {
+	if (!error) {
+		static char empty[1];
 		snprintf(path, sizeof(path), "%s/labels.tsv", dir);
-		error = parse_labels(out, labels, labels_len, path);
+		error = parse_labels(out, labels ? labels : empty, labels ? labels_len : 0, path);
 	}
 	if (!error && anns) {
 		snprintf(path, sizeof(path), "%s/annotations.tsv", dir);
@@ -627,6 +678,8 @@ void manifest_label_set_release(struct manifest_label_set *ls)
 		free(ls->classes[i]);
 	free(ls->classes);
 	free(ls->labeled);
+	free(ls->first_box);
+	free(ls->n_box);
 	free(ls->boxes);
 	memset(ls, 0, sizeof(*ls));
 }

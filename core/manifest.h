@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/export.h"
 #include "util/buf.h"
 
 struct repo;
@@ -95,21 +96,21 @@ void manifest_exclusions_release(struct manifest_exclusions *m);
 /* 1 if image `id` is excluded from `label_set` (directly or for all sets). */
 int manifest_excluded(const struct manifest_exclusions *m, const char *id, const char *label_set);
 
-struct manifest_box {
-	char image_id[33];
-	uint32_t class_id;
-	double x_min, y_min, x_max, y_max;
-};
-
-/* One label set of a version. */
+/*
+ * One label set of a version.  Boxes are export_ann records (core/export.h)
+ * so an export takes the array as it is; only boxes of labeled images are
+ * kept (the working export ignores the others too).
+ */
 struct manifest_label_set {
 	char **classes;           /* owned strings */
 	size_t n_classes;
 	double split;
 	uint64_t seed;
 	char (*labeled)[33];      /* sorted image ids */
+	uint32_t *first_box;      /* per labeled image: its boxes are */
+	uint32_t *n_box;          /*   boxes[first_box[i] .. + n_box[i]) */
 	size_t n_labeled;
-	struct manifest_box *boxes; /* sorted by image id, recorded order within one */
+	struct export_ann *boxes; /* by image id, recorded order within one */
 	size_t n_boxes;
 };
 

@@ -358,8 +358,8 @@ int version_export(struct export **out, struct version *v, const char *label_set
 	struct manifest_label_set ls;
 	struct export_params p = { .label_set = label_set, .version = v->info.tag, .root = root };
 	struct export_image *images = NULL;
-	struct export_ann *anns = NULL;
-	size_t ni = 0, na = 0, b = 0;
+	struct export_ann *anns;
+	size_t ni = 0, na;
 	int error;
 
 	*out = NULL;
@@ -372,29 +372,22 @@ int version_export(struct export **out, struct version *v, const char *label_set
 	}
 	p.split = ls.split;
 	p.seed = ls.seed;
-	if ((ls.n_labeled && !(images = malloc(ls.n_labeled * sizeof(*images)))) ||
-	    (ls.n_boxes && !(anns = malloc(ls.n_boxes * sizeof(*anns))))) {
+	if (ls.n_labeled && !(images = malloc(ls.n_labeled * sizeof(*images)))) {
 		error = err_set(-ENOMEM, "out of memory");
 		goto fail;
 	}
-	/* labels.tsv and annotations.tsv are both sorted by image id: one merge. */
 	for (size_t i = 0; i < ls.n_labeled; i++) {
 		const char *id = ls.labeled[i];
 		const struct manifest_image *im = manifest_image_find(&v->images, id);
 		struct export_image *e;
 
-		while (b < ls.n_boxes && strcmp(ls.boxes[b].image_id, id) < 0)
-			b++; /* boxes of an image that is not labeled: not exported */
 		if (!im) {
 			error = err_set(-EIO, "%s (%.12s): label_sets/%s/labels.tsv names image %s, "
 					"which images.tsv lacks", v->info.tag, v->info.commit, label_set, id);
 			goto fail;
 		}
-		if (manifest_excluded(&v->excl, id, label_set)) {
-			while (b < ls.n_boxes && !strcmp(ls.boxes[b].image_id, id))
-				b++;
-			continue;
-		}
+		if (manifest_excluded(&v->excl, id, label_set))
+			continue; /* its boxes stay in the array, unreferenced */
 		e = &images[ni++];
 		memset(e, 0, sizeof(*e));
 		memcpy(e->id, im->id, sizeof(e->id));
@@ -402,17 +395,13 @@ int version_export(struct export **out, struct version *v, const char *label_set
 		e->bytes = im->bytes;
 		e->width = im->width;
 		e->height = im->height;
-		e->first_ann = (uint32_t)na;
-		for (; b < ls.n_boxes && !strcmp(ls.boxes[b].image_id, id); b++) {
-			struct export_ann *a = &anns[na++];
-			a->class_id = ls.boxes[b].class_id;
-			a->x_min = ls.boxes[b].x_min;
-			a->y_min = ls.boxes[b].y_min;
-			a->x_max = ls.boxes[b].x_max;
-			a->y_max = ls.boxes[b].y_max;
-		}
-		e->n_anns = (uint32_t)(na - e->first_ann);
+		e->first_ann = ls.first_box[i];
+		e->n_anns = ls.n_box[i];
 	}
+	/* The boxes go to the index as they are: no copy. */
+	anns = ls.boxes;
+	na = ls.n_boxes;
+	ls.boxes = NULL;
 	error = export_build(out, &p, (const char *const *)ls.classes, ls.n_classes, images, ni, anns, na);
 	if (error == -EINVAL)
 		error = err_wrap(-EIO, v->info.tag, v->info.commit);
@@ -420,7 +409,6 @@ int version_export(struct export **out, struct version *v, const char *label_set
 	return error;
 fail:
 	free(images);
-	free(anns);
 	manifest_label_set_release(&ls);
 	return error;
 }
@@ -569,39 +557,32 @@ static int id_minus(char (**out)[33], size_t *n_out, const char (*a)[33], size_t
 	return 0;
 }
 
-/* The boxes of each image in [first, end) equal? Compares two sorted box lists image by image. */
+/* How many images have different boxes in a and b (present in one only counts too). */
 static size_t changed_images(const struct manifest_label_set *a, const struct manifest_label_set *b)
 {
 	size_t i = 0, j = 0, changed = 0;
 
-	while (i < a->n_boxes || j < b->n_boxes) {
-		const char *ia = i < a->n_boxes ? a->boxes[i].image_id : NULL;
-		const char *ib = j < b->n_boxes ? b->boxes[j].image_id : NULL;
-		int c = !ia ? 1 : !ib ? -1 : strcmp(ia, ib);
-		size_t ei = i, ej = j;
+	while (i < a->n_labeled || j < b->n_labeled) {
+		int c = i == a->n_labeled ? 1 : j == b->n_labeled ? -1 : strcmp(a->labeled[i], b->labeled[j]);
 
-		if (c <= 0)
-			while (ei < a->n_boxes && !strcmp(a->boxes[ei].image_id, ia))
-				ei++;
-		if (c >= 0)
-			while (ej < b->n_boxes && !strcmp(b->boxes[ej].image_id, ib))
-				ej++;
-		if (c != 0) {
-			changed++;
-		} else if (ei - i != ej - j) {
-			changed++;
+		if (c < 0) {
+			changed += a->n_box[i] > 0;
+			i++;
+		} else if (c > 0) {
+			changed += b->n_box[j] > 0;
+			j++;
 		} else {
-			for (size_t k = 0; k < ei - i; k++) {
-				const struct manifest_box *x = &a->boxes[i + k], *y = &b->boxes[j + k];
-				if (x->class_id != y->class_id || x->x_min != y->x_min || x->y_min != y->y_min ||
-				    x->x_max != y->x_max || x->y_max != y->y_max) {
-					changed++;
-					break;
-				}
-			}
+			const struct export_ann *x = &a->boxes[a->first_box[i]], *y = &b->boxes[b->first_box[j]];
+			int differ = a->n_box[i] != b->n_box[j];
+
+			for (size_t k = 0; !differ && k < a->n_box[i]; k++)
+				differ = x[k].class_id != y[k].class_id || x[k].x_min != y[k].x_min ||
+					 x[k].y_min != y[k].y_min || x[k].x_max != y[k].x_max ||
+					 x[k].y_max != y[k].y_max;
+			changed += differ;
+			i++;
+			j++;
 		}
-		i = ei;
-		j = ej;
 	}
 	return changed;
 }

@@ -120,6 +120,8 @@ struct fs {
 	int watcher_running, stopping;
 	pthread_cond_t watcher_cond;
 	time_t mounted_at;
+	uid_t uid;                    /* owner shown on every node: the mounting user */
+	gid_t gid;
 	char *mountpoint;             /* absolute */
 };
 

@@ -60,8 +60,8 @@ static int do_getattr(struct fs *fs, struct node *n, struct stat *st)
 	st->st_ino = ino_of(fs, n);
 	st->st_mode = n->mode;
 	st->st_nlink = S_ISDIR(n->mode) ? 2 : 1;
-	st->st_uid = getuid();
-	st->st_gid = getgid();
+	st->st_uid = fs->uid; /* not getuid() per call: readdirplus of 40k entries paid 40% in those syscalls */
+	st->st_gid = fs->gid;
 	st->st_blksize = 65536;
 	st->st_mtime = st->st_ctime = st->st_atime = fs->mounted_at;
 	if (n->ops->getattr)
@@ -715,6 +715,8 @@ int fs_mount_run(struct repo *repo, const struct fs_mount_opts *opts)
 	pthread_mutex_init(&fs.gen_lock, NULL);
 	pthread_cond_init(&fs.watcher_cond, NULL);
 	fs.mounted_at = time(NULL);
+	fs.uid = getuid();
+	fs.gid = getgid();
 	if (!(fs.mountpoint = realpath(opts->mountpoint, NULL))) {
 		error = err_set(-errno, "mount point %s: %s", opts->mountpoint, strerror(errno));
 		goto done;

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -59,15 +60,25 @@ int static_dir_spec(struct node_spec *out, const struct static_entry *entries)
 struct gen_file {
 	gen_fn gen;
 	void *arg;
+	_Atomic int64_t size;   /* immutable nodes: the size once generated, else -1 */
 };
 
 static int gen_getattr(struct fs *fs, struct node *n, struct stat *st)
 {
 	struct gen_file *g = n->priv;
 	struct buf b = BUF_INIT;
-	int error = g->gen(fs, n, &b);
+	int64_t size = atomic_load(&g->size);
+	int error;
 
+	/* An immutable file (inside a version) has one size forever: generate it once. */
+	if (size >= 0) {
+		st->st_size = (off_t)size;
+		return 0;
+	}
+	error = g->gen(fs, n, &b);
 	st->st_size = (off_t)b.len;
+	if (!error && (n->flags & NODE_IMMUTABLE))
+		atomic_store(&g->size, (int64_t)b.len);
 	buf_release(&b);
 	return error;
 }
@@ -105,6 +116,7 @@ int gen_file_spec(struct node_spec *out, gen_fn gen, unsigned flags, void *arg)
 		return err_set(-ENOMEM, "out of memory");
 	g->gen = gen;
 	g->arg = arg;
+	atomic_init(&g->size, -1);
 	out->ops = &gen_file_ops;
 	out->mode = S_IFREG | 0444;
 	out->flags = flags;

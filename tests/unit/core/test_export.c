@@ -812,9 +812,65 @@ static void test_large(void **state)
 	export_free(ex);
 }
 
+/*
+ * Label lines are formatted without printf; they must equal printf's
+ * "%u %.6f %.6f %.6f %.6f" for every value, ties and near-ties included.
+ */
+static void test_label_format_matches_printf(void **state)
+{
+	uint64_t seed = 99;
+	const double special[] = { 0, 1, 0.5, 0.0078125, 0.0000005, 0.0000015, 0.9999995, 0.9999994999,
+				   0.1234565, 0.25, 1e-7, 0.333333333333, 2.5e-7, 0.9999999 };
+	size_t n = 200000 + sizeof(special) / sizeof(special[0]);
+	struct export_image *im = calloc(1, sizeof(*im));
+	struct export_ann *an = calloc(n, sizeof(*an));
+	struct export *ex = NULL;
+	const char *classes[] = { "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l" };
+	struct buf got = BUF_INIT, want = BUF_INIT;
+
+	(void)state;
+	assert_non_null(im);
+	assert_non_null(an);
+	/* W = H = 1: the normalized values are the box coordinates themselves. */
+	memcpy(im->id, "00000000000000000000000000000000", 33);
+	memcpy(im->ext, "png", 4);
+	im->width = im->height = 1;
+	im->n_anns = (uint32_t)n;
+	for (size_t i = 0; i < n; i++) {
+		double v[4];
+		for (int k = 0; k < 4; k++) {
+			if (i < sizeof(special) / sizeof(special[0])) {
+				v[k] = special[i];
+			} else {
+				double u = (double)(splitmix(&seed) >> 11) / (double)(1ULL << 53);
+				/* dense near 6-digit ties too */
+				v[k] = (i % 3) ? u : (double)(int64_t)(u * 2e6) / 2e6 + (double)(int)(k - 2) * 1e-17;
+			}
+		}
+		an[i].class_id = (uint32_t)(i % 12);
+		/* x_min + x_max = 2 cx, x_max - x_min = w, with w = v[2] (exact when cx = w/2 + x_min). */
+		an[i].x_min = 0;
+		an[i].x_max = v[2];
+		an[i].y_min = 0;
+		an[i].y_max = v[3];
+		buf_printf(&want, "%u %.6f %.6f %.6f %.6f\n", an[i].class_id,
+			   v[2] / 2 > 0 ? (v[2] / 2 < 1 ? v[2] / 2 : 1.0) : 0.0,
+			   v[3] / 2 > 0 ? (v[3] / 2 < 1 ? v[3] / 2 : 1.0) : 0.0,
+			   v[2] > 0 ? (v[2] < 1 ? v[2] : 1.0) : 0.0, v[3] > 0 ? (v[3] < 1 ? v[3] : 1.0) : 0.0);
+	}
+	assert_int_equal(export_build(&ex, &params_default, classes, 12, im, 1, an, n), 0);
+	assert_int_equal(export_label_text(&got, ex, export_image_at(ex, export_count(ex, EXPORT_TRAIN) ? EXPORT_TRAIN : EXPORT_VAL, 0)), 0);
+	assert_int_equal(got.len, want.len);
+	assert_string_equal(got.ptr, want.ptr);
+	export_free(ex);
+	buf_release(&got);
+	buf_release(&want);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_label_format_matches_printf),
 		cmocka_unit_test(test_split_formula),
 		cmocka_unit_test(test_split_ratio),
 		cmocka_unit_test(test_split_names),

@@ -138,6 +138,59 @@ static void test_fmt_double(void **state)
 	assert_string_equal(s, "0.30000000000000004");
 }
 
+/*
+ * Coordinates written by manifest_fmt_double read back bit-identical
+ * through the annotations parser (which has its own fast decimal path),
+ * over random magnitudes; boxes of unlabeled images are dropped.
+ */
+static void test_coordinates_round_trip(void **state)
+{
+	const char *id = "0123456789abcdef0123456789abcdef", *other = "1123456789abcdef0123456789abcdef";
+	struct manifest_label_set ls;
+	struct buf anns = BUF_INIT, labels = BUF_INIT;
+	double *want = malloc(4 * 5000 * sizeof(double));
+	uint64_t x = 12345;
+	char c[4][32];
+
+	(void)state;
+	assert_non_null(want);
+	buf_printf(&labels, "%s\tb\ts\n", id);
+	for (int i = 0; i < 5000; i++) {
+		for (int k = 0; k < 4; k++) {
+			x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+			double v = (double)(x >> 11) / (double)(1ULL << 53);
+			switch (i % 4) {
+			case 0: v *= 640; break;                         /* pixels */
+			case 1: v = (double)(int)(v * 6400) / 10; break; /* one decimal */
+			case 2: v = v * 1e-3; break;                     /* small */
+			default: v = (double)(int)(v * 1e6) / 3; break;  /* long fractions */
+			}
+			want[i * 4 + k] = v;
+			manifest_fmt_double(c[k], v);
+		}
+		buf_printf(&anns, "%s\t0\t%s\t%s\t%s\t%s\n", id, c[0], c[1], c[2], c[3]);
+	}
+	buf_printf(&anns, "%s\t0\t1\t2\t3\t4\n", other); /* not labeled: dropped */
+	{
+		size_t llen = labels.len, alen = anns.len;
+		char *l = buf_detach(&labels, NULL), *a = buf_detach(&anns, NULL);
+		assert_int_equal(manifest_label_set_parse(&ls, "label_sets/t", strdup("a\n"), 2, NULL, 0,
+							  l, llen, a, alen), 0);
+	}
+	assert_int_equal(ls.n_labeled, 1);
+	assert_int_equal(ls.n_boxes, 5000);
+	assert_int_equal(ls.first_box[0], 0);
+	assert_int_equal(ls.n_box[0], 5000);
+	for (int i = 0; i < 5000; i++) {
+		assert_true(ls.boxes[i].x_min == want[i * 4 + 0]);
+		assert_true(ls.boxes[i].y_min == want[i * 4 + 1]);
+		assert_true(ls.boxes[i].x_max == want[i * 4 + 2]);
+		assert_true(ls.boxes[i].y_max == want[i * 4 + 3]);
+	}
+	manifest_label_set_release(&ls);
+	free(want);
+}
+
 static void test_commit_and_read_back(void **state)
 {
 	struct fixture *f = *state;
@@ -359,6 +412,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fmt_double),
 		cmocka_unit_test(test_parse_errors),
+		cmocka_unit_test(test_coordinates_round_trip),
 		cmocka_unit_test_setup_teardown(test_commit_and_read_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconcile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blob_ids_and_materialize, setup, teardown),
