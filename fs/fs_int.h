@@ -197,6 +197,12 @@ typedef int (*views_version_builder)(struct fs *fs, const char *version, const c
 				     const char *root, struct export **out);
 void views_set_version_builder(struct fs *fs, views_version_builder fn);
 int incoming_init(struct fs *fs);
+/* Start the ingest thread (after the daemon forked: threads do not survive a fork). */
+int incoming_start(struct fs *fs);
+/* Wait until every closed upload is ingested (see node_incoming.c). */
+void incoming_drain(struct fs *fs);
+/* Ingest what is queued soon, without waiting for it (the watcher's tick). */
+void incoming_kick(struct fs *fs);
 void incoming_release(struct fs *fs);
 
 #endif
