@@ -141,7 +141,14 @@ void dirlist_release(struct dirlist *dl);
  * its cached entries and pages of volatile nodes.  Safe inside handlers.
  */
 void fs_check_generation(struct fs *fs);
-/* Invalidate the kernel's view of every volatile node (watcher thread only). */
+/*
+ * Notice a change and, if there is one, invalidate the kernel's caches now,
+ * before answering.  Only from handlers that hold no directory lock in the
+ * kernel (open, getattr, a control file's write): never from lookup,
+ * readdir, create, unlink or rename.
+ */
+void fs_sync_invalidate(struct fs *fs);
+/* Invalidate the kernel's view of every volatile node (see fs_sync_invalidate for where). */
 void fs_invalidate_volatile(struct fs *fs);
 
 /* Shared node kinds. */

@@ -47,9 +47,16 @@ static fuse_ino_t ino_of(struct fs *fs, struct node *n)
 	return n == fs->root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)n;
 }
 
+/*
+ * Immutable nodes, and volatile ones the mount itself invalidates when the
+ * catalog changes (fs_sync_invalidate, the watcher), keep the kernel's cache
+ * for long; writable drop-zone and control files change under every write.
+ */
 static double timeout_of(const struct node *n)
 {
-	return n->flags & NODE_IMMUTABLE ? IMMUTABLE_TIMEOUT : VOLATILE_TIMEOUT;
+	if (n->flags & NODE_IMMUTABLE)
+		return IMMUTABLE_TIMEOUT;
+	return n->flags & NODE_WRITABLE ? VOLATILE_TIMEOUT : IMMUTABLE_TIMEOUT;
 }
 
 static int do_getattr(struct fs *fs, struct node *n, struct stat *st)
@@ -149,7 +156,7 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (n->flags & NODE_VOLATILE) {
 		if (!(n->flags & NODE_WRITABLE))
 			incoming_drain(fs);
-		fs_check_generation(fs);
+		fs_sync_invalidate(fs);
 	}
 	if ((error = do_getattr(fs, n, &st)) < 0)
 		fuse_reply_err(req, -error);
@@ -253,7 +260,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (!(n->flags & NODE_WRITABLE))
 		incoming_drain(fs);
 	if (n->flags & NODE_VOLATILE)
-		fs_check_generation(fs);
+		fs_sync_invalidate(fs);
 	if (!(fh = fh_new(n))) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -825,6 +832,19 @@ static void *watcher_main(void *arg)
 	}
 	pthread_mutex_unlock(&fs->gen_lock);
 	return NULL;
+}
+
+void fs_sync_invalidate(struct fs *fs)
+{
+	int pending;
+
+	fs_check_generation(fs);
+	pthread_mutex_lock(&fs->gen_lock);
+	pending = fs->inval_pending;
+	fs->inval_pending = 0;
+	pthread_mutex_unlock(&fs->gen_lock);
+	if (pending)
+		fs_invalidate_volatile(fs);
 }
 
 void fs_check_generation(struct fs *fs)

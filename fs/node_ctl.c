@@ -112,7 +112,7 @@ static int ctl_run(struct fs *fs, struct fh *fh)
 	} else {
 		LOG_I("ctl/%s: done", v->name);
 	}
-	fs_check_generation(fs);
+	fs_sync_invalidate(fs); /* readers after this write see its effect */
 	return error;
 }
 
