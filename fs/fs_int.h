@@ -146,7 +146,14 @@ void dirlist_release(struct dirlist *dl);
  * its cached entries and pages of volatile nodes.  Safe inside handlers.
  */
 void fs_check_generation(struct fs *fs);
-/* Invalidate the kernel's view of every volatile node (watcher thread only). */
+/*
+ * Notice a change and, if there is one, invalidate the kernel's caches now,
+ * before answering.  Only from handlers that hold no directory lock in the
+ * kernel (open, getattr, a control file's write): never from lookup,
+ * readdir, create, unlink or rename.
+ */
+void fs_sync_invalidate(struct fs *fs);
+/* Invalidate the kernel's view of every volatile node (see fs_sync_invalidate for where). */
 void fs_invalidate_volatile(struct fs *fs);
 
 /* Shared node kinds. */
@@ -218,6 +225,12 @@ typedef int (*views_version_builder)(struct fs *fs, const char *version, const c
 				     const char *root, struct export **out);
 void views_set_version_builder(struct fs *fs, views_version_builder fn);
 int incoming_init(struct fs *fs);
+/* Start the ingest thread (after the daemon forked: threads do not survive a fork). */
+int incoming_start(struct fs *fs);
+/* Wait until every closed upload is ingested (see node_incoming.c). */
+void incoming_drain(struct fs *fs);
+/* Ingest what is queued soon, without waiting for it (the watcher's tick). */
+void incoming_kick(struct fs *fs);
 void incoming_release(struct fs *fs);
 
 #endif

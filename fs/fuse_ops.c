@@ -7,7 +7,7 @@
  * write to a node that does not take writes -> EROFS.  The inode number
  * is the node pointer.
  */
-#define FUSE_USE_VERSION 34
+#define FUSE_USE_VERSION 312 /* 3.12: fuse_session_loop_mt takes the fuse_loop_cfg_* config */
 #include <fuse_lowlevel.h>
 
 #include <errno.h>
@@ -47,9 +47,16 @@ static fuse_ino_t ino_of(struct fs *fs, struct node *n)
 	return n == fs->root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)n;
 }
 
+/*
+ * Immutable nodes, and volatile ones the mount itself invalidates when the
+ * catalog changes (fs_sync_invalidate, the watcher), keep the kernel's cache
+ * for long; writable drop-zone and control files change under every write.
+ */
 static double timeout_of(const struct node *n)
 {
-	return n->flags & NODE_IMMUTABLE ? IMMUTABLE_TIMEOUT : VOLATILE_TIMEOUT;
+	if (n->flags & NODE_IMMUTABLE)
+		return IMMUTABLE_TIMEOUT;
+	return n->flags & NODE_WRITABLE ? VOLATILE_TIMEOUT : IMMUTABLE_TIMEOUT;
 }
 
 static int do_getattr(struct fs *fs, struct node *n, struct stat *st)
@@ -79,6 +86,8 @@ static int do_lookup(struct fs *fs, struct node *dir, const char *name, struct f
 
 	if (!dir->ops->lookup)
 		return -ENOTDIR;
+	if (!(dir->flags & NODE_WRITABLE))
+		incoming_drain(fs); /* readers see every upload closed before */
 	if (!(dir->flags & NODE_IMMUTABLE))
 		fs_check_generation(fs);
 	if ((error = dir->ops->lookup(fs, dir, name, &spec)) < 0)
@@ -144,8 +153,11 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	int error;
 
 	(void)fi;
-	if (n->flags & NODE_VOLATILE)
-		fs_check_generation(fs);
+	if (n->flags & NODE_VOLATILE) {
+		if (!(n->flags & NODE_WRITABLE))
+			incoming_drain(fs);
+		fs_sync_invalidate(fs);
+	}
 	if ((error = do_getattr(fs, n, &st)) < 0)
 		fuse_reply_err(req, -error);
 	else
@@ -245,8 +257,10 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, EACCES);
 		return;
 	}
+	if (!(n->flags & NODE_WRITABLE))
+		incoming_drain(fs);
 	if (n->flags & NODE_VOLATILE)
-		fs_check_generation(fs);
+		fs_sync_invalidate(fs);
 	if (!(fh = fh_new(n))) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -383,6 +397,8 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(req, ENOTDIR);
 		return;
 	}
+	if (!(n->flags & NODE_WRITABLE))
+		incoming_drain(fs);
 	if (!(n->flags & NODE_IMMUTABLE))
 		fs_check_generation(fs);
 	if (!(d = calloc(1, sizeof(*d)))) {
@@ -768,13 +784,18 @@ int fs_mount_run(struct repo *repo, const struct fs_mount_opts *opts)
 		goto done;
 	}
 	log_write(LOG_NOTICE, "mounted %s on %s", repo->dir, fs.mountpoint);
+	if ((error = incoming_start(&fs)) < 0) {
+		fuse_session_unmount(fs.se);
+		goto done;
+	}
 	if (pthread_create(&fs.watcher, NULL, watcher_main, &fs) == 0)
 		fs.watcher_running = 1;
 
 	loop = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_clone_fd(loop, 1);
 	fuse_loop_cfg_set_max_threads(loop, 16);
-	fuse_loop_cfg_set_idle_threads(loop, 8);
+	/* Idle workers never exit: creating a worker (with its cloned /dev/fuse fd) costs far more than a request. */
+	fuse_loop_cfg_set_idle_threads(loop, 16);
 	error = fuse_session_loop_mt(fs.se, loop);
 	if (error > 0)
 		error = 0; /* terminated by a signal */
@@ -839,14 +860,29 @@ static void *watcher_main(void *arg)
 		pending = fs->inval_pending;
 		fs->inval_pending = 0;
 		pthread_mutex_unlock(&fs->gen_lock);
-		if (!pending)
+		if (!pending) {
+			incoming_kick(fs); /* a small upload shows up for the command line too */
 			fs_check_generation(fs); /* may set inval_pending for the next turn */
+		}
 		else
 			fs_invalidate_volatile(fs);
 		pthread_mutex_lock(&fs->gen_lock);
 	}
 	pthread_mutex_unlock(&fs->gen_lock);
 	return NULL;
+}
+
+void fs_sync_invalidate(struct fs *fs)
+{
+	int pending;
+
+	fs_check_generation(fs);
+	pthread_mutex_lock(&fs->gen_lock);
+	pending = fs->inval_pending;
+	fs->inval_pending = 0;
+	pthread_mutex_unlock(&fs->gen_lock);
+	if (pending)
+		fs_invalidate_volatile(fs);
 }
 
 void fs_check_generation(struct fs *fs)

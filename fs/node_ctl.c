@@ -98,6 +98,7 @@ static int ctl_run(struct fs *fs, struct fh *fh)
 		return 0;
 	if ((nl = memchr(fh->data.ptr, '\n', fh->data.len)))
 		*nl = '\0';
+	incoming_drain(fs); /* a verb sees every upload closed before it */
 	pthread_mutex_lock(&s->mu);
 	error = verb_run_line(fs->repo, v->name, fh->data.ptr, &out);
 	buf_reset(&s->last);
@@ -111,7 +112,7 @@ static int ctl_run(struct fs *fs, struct fh *fh)
 	} else {
 		LOG_I("ctl/%s: done", v->name);
 	}
-	fs_check_generation(fs);
+	fs_sync_invalidate(fs); /* readers after this write see its effect */
 	return error;
 }
 

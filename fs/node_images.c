@@ -68,15 +68,9 @@ static int shard_lookup(struct fs *fs, struct node *dir, const char *name, struc
 			return -ENOENT;
 		snprintf(prefix, sizeof(prefix), "%s%s", s->prefix, name);
 		/* A shard exists only if some image lives under it. */
-		char *names = NULL;
-		size_t n = 0;
-		int found = 0;
-		if ((error = catalog_image_shards(fs->repo->cat, s->prefix, &names, &n)) < 0)
+		if ((error = catalog_image_prefix_exists(fs->repo->cat, prefix)) < 0)
 			return error;
-		for (size_t i = 0; i < n && !found; i++)
-			found = !strcmp(names + i * 3, name);
-		free(names);
-		return found ? shard_spec(out, prefix) : -ENOENT;
+		return error ? shard_spec(out, prefix) : -ENOENT;
 	}
 	if (parse_image_name(id, name) < 0 || strncmp(id, s->prefix, 4) != 0)
 		return -ENOENT;

@@ -12,6 +12,16 @@
  * A name just ingested stays reachable by lookup (not listed) for the
  * next INCOMING_GHOSTS ingests, so a tool that sets times or mode on the
  * path after closing it (rsync, cp -p) succeeds.
+ *
+ * Group commit.  Closing a file queues its spool (with a "<spool>.name"
+ * marker holding its name, so a daemon killed right after the close
+ * re-ingests it at the next mount) and returns; an ingester thread takes
+ * whatever is queued and ingests it as one group (core/ingest_batch: two
+ * syncfs calls and one catalog transaction per group instead of two fsyncs
+ * and a transaction per file).  Every view of the dataset in the mount
+ * (images/, exports/, README, ctl verbs, .rejected/) first waits for the
+ * queue to drain (incoming_drain), so what a writer closed is what the next
+ * reader sees.
  */
 #include "fs_int.h"
 
@@ -54,11 +64,40 @@ struct ghost {
 	int64_t size;
 };
 
+/* A closed upload waiting for the ingester. */
+struct queued {
+	char path[PATH_MAX];        /* the spool file */
+	char name[CATALOG_NAME_MAX];
+	int have_hash;
+	struct blob_id hash;
+};
+
+#define INGEST_GROUP_MAX 512
+/*
+ * A bulk copy is ingested in groups of at least this many; a smaller rest
+ * goes when a reader needs it (incoming_drain), at the watcher's next tick,
+ * or at unmount.  Syncing the file system while the writer is still
+ * writing stalls the writer, so fewer, larger groups are much faster.
+ */
+#define INGEST_GROUP_MIN 256
+
 struct incoming {
 	pthread_mutex_t lock;       /* before any spool->mu */
 	struct spool *spools;
 	struct ghost *ghosts;       /* ring of INCOMING_GHOSTS */
 	size_t ghost_next;
+	/* the ingest queue, protected by lock */
+	struct queued *queue;
+	size_t n_queued, cap_queued;
+	int busy;                   /* the ingester holds a group */
+	int flush;                  /* somebody waits: ingest a partial group now */
+	size_t seen_at_tick;        /* n_queued at the watcher's last tick */
+	int stopping;
+	pthread_cond_t work;        /* signalled when something is queued or at stop */
+	pthread_cond_t drained;     /* signalled when a group is done */
+	pthread_t thread;
+	int running;
+	struct fs *fs;
 };
 
 static int spool_start(struct fs *fs, const char *name, struct spool **out);
@@ -127,14 +166,48 @@ static int is_rsync_temp(const char *name)
 	return 1;
 }
 
+static int write_marker(const char *spool_path, const char *name)
+{
+	char path[PATH_MAX + 8];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s.name", spool_path);
+	if (!(f = fopen(path, "we")))
+		return err_set(-errno, "incoming: cannot write %s: %s", path, strerror(errno));
+	fputs(name, f);
+	return fclose(f) == 0 ? 0 : err_set(-EIO, "incoming: cannot write %s", path);
+}
+
+/* Caller holds in->lock. */
+static int enqueue_locked(struct incoming *in, const char *path, const char *name, int have_hash,
+			  const struct blob_id *hash)
+{
+	struct queued *q;
+
+	if (in->n_queued == in->cap_queued) {
+		size_t cap = in->cap_queued ? in->cap_queued * 2 : 256;
+		if (!(q = realloc(in->queue, cap * sizeof(*q))))
+			return err_set(-ENOMEM, "out of memory");
+		in->queue = q;
+		in->cap_queued = cap;
+	}
+	q = &in->queue[in->n_queued++];
+	snprintf(q->path, sizeof(q->path), "%s", path);
+	snprintf(q->name, sizeof(q->name), "%s", name);
+	q->have_hash = have_hash;
+	if (have_hash)
+		q->hash = *hash;
+	pthread_cond_signal(&in->work);
+	return 0;
+}
+
 /*
- * Ingest a spool under `name` and drop it from the list.  Its bytes move
- * into the store (or rejected/); the name becomes a ghost.
+ * A closed upload: drop the spool from the list (its name becomes a ghost)
+ * and queue it for the ingester.
  */
 static int ingest_now(struct fs *fs, struct spool *s, const char *name)
 {
 	struct incoming *in = fs->incoming;
-	struct ingest_result res;
 	struct blob_id id;
 	struct spool **link;
 	int have_hash, error;
@@ -144,24 +217,119 @@ static int ingest_now(struct fs *fs, struct spool *s, const char *name)
 	if (have_hash)
 		blob_hasher_digest(s->hasher, &id);
 	pthread_mutex_unlock(&s->mu);
-
-	err_clear();
-	error = ingest_spool(&res, fs->repo, s->path, name, "incoming", have_hash ? &id : NULL);
-	if (error < 0) {
-		LOG_E("incoming: %s: %s", name, err_msg(error));
+	if ((error = write_marker(s->path, name)) < 0) {
+		LOG_E("%s", err_last());
 		return error;
 	}
-	if (res.status == INGEST_ADDED)
-		LOG_I("incoming: %s ingested as %s.%s", name, res.img.id, res.img.ext);
 	pthread_mutex_lock(&in->lock);
 	if (find_spool(in, s->name, &link) == s) {
 		*link = s->next;
 		s->refs--; /* the list's reference */
 	}
 	add_ghost(in, name, (int64_t)s->size);
+	error = enqueue_locked(in, s->path, name, have_hash, &id);
 	pthread_mutex_unlock(&in->lock);
+	return error;
+}
+
+/* Ingest one group taken from the queue (no lock held). */
+static void ingest_group(struct fs *fs, struct queued *q, size_t n)
+{
+	struct ingest_item *items = calloc(n, sizeof(*items));
+	char marker[PATH_MAX + 8];
+	int error;
+
+	if (!items) {
+		LOG_E("incoming: out of memory for a group of %zu uploads (kept for the next mount)", n);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		items[i].path = q[i].path;
+		items[i].name = q[i].name;
+		items[i].spooled = 1;
+		items[i].have_hash = q[i].have_hash;
+		items[i].hash = q[i].hash;
+	}
+	err_clear();
+	if ((error = ingest_batch(fs->repo, items, n, "incoming")) < 0)
+		LOG_E("incoming: a group of %zu uploads failed: %s (kept for the next mount)", n,
+		      err_msg(error));
+	for (size_t i = 0; i < n && !error; i++) {
+		struct ingest_item *it = &items[i];
+
+		if (it->error < 0) {
+			LOG_E("incoming: %s: %s (kept for the next mount)", it->name, err_msg(it->error));
+			continue;
+		}
+		if (it->res.status == INGEST_ADDED)
+			LOG_I("incoming: %s ingested as %s.%s", it->name, it->res.img.id, it->res.img.ext);
+		snprintf(marker, sizeof(marker), "%s.name", q[i].path);
+		unlink(marker);
+	}
+	free(items);
 	fs_check_generation(fs);
-	return 0;
+}
+
+static void *ingester_main(void *arg)
+{
+	struct incoming *in = arg;
+	struct queued *group = malloc(INGEST_GROUP_MAX * sizeof(*group));
+	size_t n;
+
+	pthread_mutex_lock(&in->lock);
+	while (group) {
+		while (!in->stopping && in->n_queued < INGEST_GROUP_MIN && !(in->flush && in->n_queued))
+			pthread_cond_wait(&in->work, &in->lock);
+		if (!in->n_queued)
+			break; /* stopping, and nothing left */
+		n = in->n_queued < INGEST_GROUP_MAX ? in->n_queued : INGEST_GROUP_MAX;
+		memcpy(group, in->queue, n * sizeof(*group));
+		memmove(in->queue, in->queue + n, (in->n_queued - n) * sizeof(*group));
+		in->n_queued -= n;
+		in->busy = 1;
+		pthread_mutex_unlock(&in->lock);
+		ingest_group(in->fs, group, n);
+		pthread_mutex_lock(&in->lock);
+		in->busy = 0;
+		if (!in->n_queued)
+			in->flush = 0;
+		pthread_cond_broadcast(&in->drained);
+	}
+	pthread_mutex_unlock(&in->lock);
+	free(group);
+	return NULL;
+}
+
+void incoming_drain(struct fs *fs)
+{
+	struct incoming *in = fs->incoming;
+
+	if (!in || !in->running)
+		return;
+	pthread_mutex_lock(&in->lock);
+	if (in->n_queued) {
+		in->flush = 1;
+		pthread_cond_signal(&in->work);
+	}
+	while (in->n_queued || in->busy)
+		pthread_cond_wait(&in->drained, &in->lock);
+	pthread_mutex_unlock(&in->lock);
+}
+
+void incoming_kick(struct fs *fs)
+{
+	struct incoming *in = fs->incoming;
+
+	if (!in || !in->running)
+		return;
+	/* Only when uploads stopped coming since the last tick: never inside a bulk copy. */
+	pthread_mutex_lock(&in->lock);
+	if (in->n_queued && in->n_queued == in->seen_at_tick) {
+		in->flush = 1;
+		pthread_cond_signal(&in->work);
+	}
+	in->seen_at_tick = in->n_queued;
+	pthread_mutex_unlock(&in->lock);
 }
 
 /* ---- spool files ---- */
@@ -572,6 +740,7 @@ static int rejected_lookup(struct fs *fs, struct node *dir, const char *name, st
 	struct stat st;
 
 	(void)dir;
+	incoming_drain(fs);
 	if (strchr(name, '/') ||
 	    (size_t)snprintf(path, sizeof(path), "%s/%s", fs->repo->rejected_dir, name) >= sizeof(path) ||
 	    stat(path, &st) < 0 || !S_ISREG(st.st_mode))
@@ -584,11 +753,13 @@ static int rejected_lookup(struct fs *fs, struct node *dir, const char *name, st
 
 static int rejected_list(struct fs *fs, struct node *dir, struct dirlist *out)
 {
-	DIR *d = opendir(fs->repo->rejected_dir);
 	struct dirent *e;
 	int error = 0;
+	DIR *d;
 
 	(void)dir;
+	incoming_drain(fs);
+	d = opendir(fs->repo->rejected_dir);
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
 	while (!error && (e = readdir(d)))
@@ -663,19 +834,49 @@ int incoming_init(struct fs *fs)
 		return err_set(-ENOMEM, "out of memory");
 	}
 	pthread_mutex_init(&in->lock, NULL);
+	pthread_cond_init(&in->work, NULL);
+	pthread_cond_init(&in->drained, NULL);
+	in->fs = fs;
 	fs->incoming = in;
-	/* Spools of a daemon that died: their writers saw the failure; drop them. */
+	/*
+	 * What an earlier daemon left: closed uploads (with a .name marker) are
+	 * ingested now; unfinished ones (no marker) were never acknowledged to
+	 * their writers, so they go.
+	 */
 	if ((d = opendir(tmp))) {
 		while ((e = readdir(d))) {
-			char path[PATH_MAX];
-			if (strncmp(e->d_name, "incoming-", 9))
+			char path[PATH_MAX], marker[PATH_MAX + 8], name[CATALOG_NAME_MAX] = "";
+			FILE *f;
+
+			if (strncmp(e->d_name, "incoming-", 9) || strchr(e->d_name, '.'))
 				continue;
 			snprintf(path, sizeof(path), "%s/%s", tmp, e->d_name);
-			if (unlink(path) == 0)
+			snprintf(marker, sizeof(marker), "%s.name", path);
+			if ((f = fopen(marker, "re"))) {
+				if (!fgets(name, sizeof(name), f))
+					name[0] = '\0';
+				fclose(f);
+			}
+			if (name[0]) {
+				LOG_W("incoming: ingesting %s, closed before an earlier daemon stopped", name);
+				enqueue_locked(in, path, name, 0, NULL);
+			} else if (unlink(path) == 0) {
+				unlink(marker);
 				LOG_W("incoming: removed an unfinished upload left by an earlier daemon (%s)", e->d_name);
+			}
 		}
 		closedir(d);
 	}
+	return 0;
+}
+
+int incoming_start(struct fs *fs)
+{
+	struct incoming *in = fs->incoming;
+
+	if (pthread_create(&in->thread, NULL, ingester_main, in) != 0)
+		return err_set(-EAGAIN, "cannot start the ingest thread");
+	in->running = 1;
 	return 0;
 }
 
@@ -686,6 +887,14 @@ void incoming_release(struct fs *fs)
 
 	if (!in)
 		return;
+	if (in->running) {
+		/* Finish what was acknowledged to writers before the daemon exits. */
+		pthread_mutex_lock(&in->lock);
+		in->stopping = 1;
+		pthread_cond_signal(&in->work);
+		pthread_mutex_unlock(&in->lock);
+		pthread_join(in->thread, NULL);
+	}
 	for (s = in->spools; s; s = next) {
 		next = s->next;
 		LOG_W("incoming: %s was still being written at unmount; discarded", s->name);
@@ -693,7 +902,10 @@ void incoming_release(struct fs *fs)
 		s->refs = 1;
 		spool_unref(in, s);
 	}
+	pthread_cond_destroy(&in->work);
+	pthread_cond_destroy(&in->drained);
 	pthread_mutex_destroy(&in->lock);
+	free(in->queue);
 	free(in->ghosts);
 	free(in);
 	fs->incoming = NULL;

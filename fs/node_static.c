@@ -87,8 +87,12 @@ static int gen_open(struct fs *fs, struct node *n, struct fh *fh)
 {
 	struct gen_file *g = n->priv;
 
-	/* Immutable generated files (inside versions) may stay cached. */
-	fh->keep_cache = !!(n->flags & NODE_IMMUTABLE);
+	/*
+	 * Cached pages stay valid until the mount invalidates them (a version
+	 * never changes; a working-tree file changes only with the catalog,
+	 * and fs_sync_invalidate drops its pages before this open is answered).
+	 */
+	fh->keep_cache = 1;
 	return g->gen(fs, n, &fh->data);
 }
 

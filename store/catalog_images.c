@@ -174,6 +174,27 @@ done:
 	return error;
 }
 
+int catalog_image_prefix_exists(struct catalog *cat, const char *prefix)
+{
+	char end[CATALOG_ID_LEN + 2];
+	sqlite3_stmt *st;
+	int rc, found;
+
+	prefix_end(end, sizeof(end), prefix);
+	pthread_mutex_lock(&cat->lock);
+	if (!(st = cat_stmt(cat, ST_IMAGE_PROBE))) {
+		pthread_mutex_unlock(&cat->lock);
+		return -EIO;
+	}
+	cat_bind_text(st, 1, prefix);
+	cat_bind_text(st, 2, end);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	found = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : cat_errno(cat, rc, "probe images");
+	pthread_mutex_unlock(&cat->lock);
+	return found;
+}
+
 int catalog_image_shards(struct catalog *cat, const char *prefix, char **out, size_t *n)
 {
 	static const char hex[] = "0123456789abcdef";

@@ -1,0 +1,95 @@
+#!/bin/sh
+# File-system benchmarks (foundation and exports issues).  Not a test: it
+# prints numbers.  Usage: bench/bench-fs.sh [DSFS] [N_IMAGES] [N_LABELED]
+#   N_IMAGES  ~100 KB JPEGs for ingest/read/find (default 2000)
+#   N_LABELED small labeled images for the export benchmark (default 20000)
+set -eu
+DSFS=${1:-build/tools/dsfs}
+DSFS=$(cd "$(dirname "$DSFS")" && pwd)/$(basename "$DSFS")
+N=${2:-2000}
+NL=${3:-20000}
+HERE=$(cd "$(dirname "$0")" && pwd)
+W=$(mktemp -d /tmp/dsfs-bench.XXXXXX)
+M=$W/mnt
+cleanup() { fusermount3 -u "$M" 2>/dev/null || true; rm -rf "$W"; }
+trap cleanup EXIT INT TERM
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+mounted() { while ! grep -q " $1 fuse.dsfs " /proc/mounts; do sleep 0.05; done; }
+reads() { python3 "$HERE/readloop.py"; }
+
+echo "== dsfs file-system benchmark: $N images of ~100 KB, $NL labeled images"
+echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+"$DSFS" -q gen-shapes "$W/gen" --count "$N" --size 640x480 --seed 11 >/dev/null
+echo "images: $(du -sh "$W/gen/images" | cut -f1)"
+
+echo
+echo "-- ingest"
+sync
+t0=$(now); cp -r "$W/gen/images" "$W/plain"; t1=$(now); sync; t2=$(now)
+cp_s=$(elapsed "$t0" "$t1"); cpsync_s=$(elapsed "$t0" "$t2")
+"$DSFS" -q init "$W/ds"
+sync
+t0=$(now); "$DSFS" --repo "$W/ds" -q ingest "$W/gen/images"; t1=$(now)
+ing_s=$(elapsed "$t0" "$t1")
+"$DSFS" -q init "$W/ds2"
+mkdir -p "$M"; "$DSFS" mount "$W/ds2" "$M"; mounted "$M"
+sync
+t0=$(now); cp "$W"/gen/images/*.jpg "$M/incoming/"; t1=$(now)
+find "$M/images" -type f | wc -l >/dev/null   # waits until every closed upload is ingested
+t2=$(now)
+fusermount3 -u "$M"
+inc_close_s=$(elapsed "$t0" "$t1"); inc_s=$(elapsed "$t0" "$t2")
+echo "cp -r (no sync)               ${cp_s} s"
+echo "cp -r + sync                  ${cpsync_s} s"
+echo "dsfs ingest DIR (durable)     ${ing_s} s   -> $(ratio "$cp_s" "$ing_s")x of cp -r, $(ratio "$cpsync_s" "$ing_s")x of cp -r + sync"
+echo "cp into incoming/ (closes)    ${inc_close_s} s"
+echo "cp into incoming/ (ingested)  ${inc_s} s   -> $(ratio "$cp_s" "$inc_s")x of cp -r, $(ratio "$cpsync_s" "$inc_s")x of cp -r + sync"
+
+echo
+echo "-- warm reads, one reader process (open/read/close loop)"
+"$DSFS" mount "$W/ds" "$M"; mounted "$M"
+find "$M/images" -type f | sort > "$W/mnt.list"
+find "$W/ds/objects" -type f | sort > "$W/obj.list"
+reads < "$W/mnt.list" >/dev/null; reads < "$W/obj.list" >/dev/null   # warm both
+set -- $(reads < "$W/mnt.list"); mnt_mbs=$4; mnt_fps=$5
+set -- $(reads < "$W/obj.list"); obj_mbs=$4; obj_fps=$5
+echo "objects/ directly             ${obj_mbs} MB/s (${obj_fps} files/s)"
+echo "through the mount             ${mnt_mbs} MB/s (${mnt_fps} files/s)  -> $(ratio "$mnt_mbs" "$obj_mbs")x"
+
+echo
+echo "-- find"
+find "$M/images" >/dev/null
+t0=$(now); find "$M/images" | wc -l >/dev/null; t1=$(now)
+t2=$(now); find "$W/ds/objects" | wc -l >/dev/null; t3=$(now)
+echo "find MOUNT/images             $(elapsed "$t0" "$t1") s"
+echo "find DIR/objects              $(elapsed "$t2" "$t3") s"
+fusermount3 -u "$M"
+
+echo
+echo "-- exports: $NL labeled images"
+"$DSFS" -q gen-shapes "$W/lab" --count "$NL" --size 64x48 --seed 12 >/dev/null
+"$DSFS" -q init "$W/dl"
+"$DSFS" --repo "$W/dl" -q ingest "$W/lab/images"
+"$DSFS" --repo "$W/dl" -q batch --size "$NL"
+t0=$(now); "$DSFS" --repo "$W/dl" -q import-coco "$W/lab/instances_default.json" --batch latest; t1=$(now)
+echo "import-coco of $NL images     $(elapsed "$t0" "$t1") s"
+"$DSFS" mount "$W/dl" "$M"; mounted "$M"
+pid=$(pgrep -f "dsfs mount $W/dl" | head -n 1)
+for run in 1 2; do
+	t0=$(now); find "$M/exports/default" | wc -l >/dev/null; t1=$(now)
+	echo "find exports/default (run $run)  $(elapsed "$t0" "$t1") s"
+done
+find "$M/exports/default/labels" -type f | sort > "$W/labels.list"
+mkdir -p "$W/real"
+cp -r "$M/exports/default/labels" "$W/real/"
+find "$W/real/labels" -type f | sort > "$W/real.list"
+t0=$(now); find "$W/real" | wc -l >/dev/null; t1=$(now)
+echo "find on a real tree           $(elapsed "$t0" "$t1") s"
+for run in 1 2; do
+	set -- $(reads < "$W/labels.list"); m=$3
+	set -- $(reads < "$W/real.list"); r=$3
+	echo "read all label files (run $run): mount ${m} s, real tree ${r} s -> $(ratio "$m" "$r")x the time"
+done
+echo "daemon RSS now $(grep VmRSS /proc/$pid/status | awk '{print $2/1024 " MB"}'), peak $(grep VmHWM /proc/$pid/status | awk '{print $2/1024 " MB"}')"
