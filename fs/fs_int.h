@@ -113,6 +113,7 @@ struct fs {
 	pthread_mutex_t gen_lock;
 	struct incoming *incoming;    /* node_incoming.c state */
 	struct fs_views *views;       /* caches of generated trees (exports, versions) */
+	struct jobs *jobs;            /* the job runner (core/jobs), started once daemonized */
 	pthread_t watcher;
 	int watcher_running, stopping;
 	pthread_cond_t watcher_cond;
@@ -163,6 +164,8 @@ int blob_file_spec(struct node_spec *out, const char *image_id, int64_t bytes);
 int images_dir_make(struct fs *fs, struct node *dir, struct node_spec *out);
 int incoming_dir_make(struct fs *fs, struct node *dir, struct node_spec *out);
 int ctl_dir_make(struct fs *fs, struct node *dir, struct node_spec *out);
+/* ctl/jobs/ (node_jobs.c) */
+int jobs_dir_make(struct fs *fs, struct node *dir, struct node_spec *out);
 int batches_dir_make(struct fs *fs, struct node *dir, struct node_spec *out);
 int exports_dir_make(struct fs *fs, struct node *dir, struct node_spec *out);
 
