@@ -29,6 +29,7 @@
 #include "store/config.h"
 #include "sync/cvat.h"
 #include "util/err.h"
+#include "util/fsutil.h"
 #include "util/kv.h"
 #include "util/log.h"
 
@@ -185,6 +186,14 @@ static int step_failed(struct job_run *run, struct catalog_job *job, const char 
 /* Set state (and progress) and save. */
 static int move_to(struct job_run *run, struct catalog_job *job, const char *state, const char *progress)
 {
+	if (strcmp(job->state, state)) {
+		/* When each step was reached: <state>_at=ISO 8601 in the result. */
+		char key[48], ts[24];
+
+		snprintf(key, sizeof(key), "%s_at", state);
+		fs_iso8601(ts, sizeof(ts), 0);
+		job_kv_set(job->result, sizeof(job->result), key, ts);
+	}
 	snprintf(job->state, sizeof(job->state), "%s", state);
 	snprintf(job->progress, sizeof(job->progress), "%s", progress ? progress : "");
 	job->error[0] = '\0';

@@ -37,6 +37,7 @@ int cmd_umount(struct cli *cli, int argc, char **argv);
 int cmd_ingest(struct cli *cli, int argc, char **argv);
 int cmd_images(struct cli *cli, int argc, char **argv);
 int cmd_verb(struct cli *cli, int argc, char **argv);
+int cmd_jobs(struct cli *cli, int argc, char **argv);
 int cmd_fsck(struct cli *cli, int argc, char **argv);
 int cmd_gen_shapes(struct cli *cli, int argc, char **argv);
 int cmd_bench_ops(struct cli *cli, int argc, char **argv);

@@ -27,6 +27,7 @@ static const struct cli_cmd commands[] = {
 	  "create a label set or append classes (same as ctl/labelset)" },
 	{ "cvat", cmd_verb, "[pull] [batch=ID|latest | size=N ...] [project=NAME] [labels=a,b,c] [wait=yes|no] [commit=yes|no]",
 	  "label a batch in CVAT and import the result, in the foreground (same as ctl/cvat)" },
+	{ "jobs", cmd_jobs, "[ID]", "list the jobs, or show one (same as ctl/jobs/ID)" },
 	{ "fsck", cmd_fsck, "[DIR]", "re-hash every blob and check the catalog against the store" },
 	{ "bench-ops", cmd_bench_ops, "[--reps N] [--sweep] [--quick]",
 	  "measure the Vulkan training engine (SGEMM, conv passes, a training step)" },
