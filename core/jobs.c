@@ -86,21 +86,17 @@ int64_t job_kv_int(const char *text, const char *key, int64_t def)
 
 int job_kv_set(char *text, size_t size, const char *key, const char *val)
 {
-	const char *old = kv_line(text, key);
-	size_t len = strlen(text), need;
+	const char *old = kv_line(text, key), *end = old ? strchr(old, '\n') : NULL;
+	size_t len = strlen(text);
+	size_t from = old ? (size_t)(old - text) : len, to = end ? (size_t)(end - text) + 1 : len;
 
 	if (strchr(val, '\n') || strchr(key, '\n') || strchr(key, '='))
 		return err_set(-EINVAL, "job %s: a value may not hold a newline", key);
-	if (old) {
-		const char *end = strchr(old, '\n');
-		size_t from = (size_t)(old - text), to = end ? (size_t)(end - text) + 1 : len;
-
-		memmove(text + from, text + to, len - to + 1);
-		len -= to - from;
-	}
-	need = len + strlen(key) + 1 + strlen(val) + 1;
-	if (need >= size)
+	/* Check the room first: a refused set leaves the text as it was. */
+	if (len - (to - from) + strlen(key) + 1 + strlen(val) + 1 >= size)
 		return err_set(-E2BIG, "job record too long (%s)", key);
+	memmove(text + from, text + to, len - to + 1);
+	len -= to - from;
 	snprintf(text + len, size - len, "%s=%s\n", key, val);
 	return 0;
 }
