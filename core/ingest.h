@@ -17,10 +17,10 @@
 #include <stdint.h>
 
 #include "core/imageinfo.h"
+#include "store/blob.h"
 #include "store/catalog.h"
 
 struct repo;
-struct blob_id;
 
 enum ingest_status {
 	INGEST_ADDED,
@@ -53,6 +53,28 @@ int ingest_path(struct ingest_result *res, struct repo *repo, const char *path,
  */
 int ingest_spool(struct ingest_result *res, struct repo *repo, const char *spool_path,
 		 const char *name, const char *source, const struct blob_id *hash);
+
+/* One file of a batch (ingest_batch). */
+struct ingest_item {
+	const char *path;          /* the source file, or a spool file in tmp/ when spooled */
+	const char *name;          /* base name to record (NULL: the path's base name) */
+	int spooled;               /* path is a spool file: consumed (store or rejected/) */
+	int have_hash;             /* hash is the spool's name, computed while it was written */
+	struct blob_id hash;
+	struct ingest_result res;  /* OUT */
+	int error;                 /* OUT: negative errno if this file could not be stored */
+};
+
+/*
+ * Ingest many files as one group: each is probed and spooled (or already
+ * is), then all accepted blobs are made durable and renamed into the store
+ * with two syncfs() calls for the group (instead of two fsyncs per file),
+ * then recorded in one catalog transaction.  Per-file outcomes go to
+ * items[i].res / items[i].error.  Returns a negative errno only when the
+ * group as a whole failed (a sync or the catalog transaction); no image of
+ * the group is then recorded.
+ */
+int ingest_batch(struct repo *repo, struct ingest_item *items, size_t n, const char *source);
 
 /*
  * Keep a refused file: copy (or, with `move`, rename) `path` to

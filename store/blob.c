@@ -378,9 +378,10 @@ static int mkdir_once(const char *path)
 
 /*
  * Make objects/ab and objects/ab/cd exist; a directory created here is made
- * durable by fsync'ing its parent.
+ * durable by fsync'ing its parent (unless `batched`: the caller's syncfs
+ * covers it).
  */
-static int make_shard(const struct blob_store *store, const char *hex)
+static int make_shard(const struct blob_store *store, const char *hex, int batched)
 {
 	char d1[PATH_MAX], d2[PATH_MAX];
 	int c1, c2, error = 0;
@@ -391,6 +392,8 @@ static int make_shard(const struct blob_store *store, const char *hex)
 		return c1;
 	if ((c2 = mkdir_once(d2)) < 0)
 		return c2;
+	if (batched)
+		return 0;
 	if (c1 && (error = fs_fsync_dir(store->objects)) < 0)
 		return error;
 	if (c2 && (error = fs_fsync_dir(d1)) < 0)
@@ -452,7 +455,7 @@ static int check_existing_fd(const char *path, int fd, const char *what, const s
  * rename, after which the tmp file must stay, as a real crash would leave it.
  */
 static int adopt(struct blob_store *store, const char *tmp_path, int fd, const struct blob_id *id,
-		 const char *what, int *crashed)
+		 const char *what, int *crashed, int batched)
 {
 	char hex[BLOB_HEX_LEN + 1], path[PATH_MAX], shard[PATH_MAX];
 	int error;
@@ -466,20 +469,23 @@ static int adopt(struct blob_store *store, const char *tmp_path, int fd, const s
 
 	if (fchmod(fd, 0444) < 0)
 		return err_set(-errno, "chmod %s: %s", tmp_path, strerror(errno));
-	if (fsync(fd) < 0)
+	/* Batched: the caller synced the file system before (and syncs after). */
+	if (!batched && fsync(fd) < 0)
 		return err_set(-errno, "fsync %s: %s", tmp_path, strerror(errno));
 	if (fault_sim(FAULT_BLOB_BEFORE_RENAME)) {
 		if (crashed)
 			*crashed = 1;
 		return err_set(-EIO, "blob %s: simulated crash before rename (fault injection)", hex);
 	}
-	if ((error = make_shard(store, hex)) < 0)
+	if ((error = make_shard(store, hex, batched)) < 0)
 		return error;
 	error = rename_noreplace(tmp_path, path);
 	if (error == -EEXIST)
 		goto existing;   /* another writer got there between access() and here */
 	if (error < 0)
 		return err_set(error, "cannot move %s to %s: %s", tmp_path, path, strerror(-error));
+	if (batched)
+		return 0;
 	snprintf(shard, sizeof(shard), "%s/%.2s/%.2s", store->objects, hex, hex + 2);
 	return fs_fsync_dir(shard);
 
@@ -502,14 +508,13 @@ static int make_tmp(char *path_out, const struct blob_store *store, const char *
 	return fd;
 }
 
-int blob_put_fd(struct blob_id *out, uint64_t *size_out, struct blob_store *store, int fd)
+int blob_spool_fd(char *tmp_path, struct blob_id *out, uint64_t *size_out, struct blob_store *store,
+		  int fd)
 {
-	char tmp_path[PATH_MAX], what[64];
 	XXH3_state_t *st = NULL;
 	char *chunk = NULL;
 	uint64_t total = 0;
-	struct blob_id id;
-	int tfd = -1, error = 0, keep_tmp = 0;
+	int tfd = -1, error = 0;
 	ssize_t n;
 
 	tmp_path[0] = '\0';
@@ -536,22 +541,105 @@ int blob_put_fd(struct blob_id *out, uint64_t *size_out, struct blob_store *stor
 		error = err_set((int)n, "cannot read the blob source: %s", strerror((int)-n));
 		goto done;
 	}
-	id_from_hash(&id, XXH3_128bits_digest(st));
-	snprintf(what, sizeof(what), "new data (%" PRIu64 " bytes)", total);
-	if ((error = adopt(store, tmp_path, tfd, &id, what, &keep_tmp)) < 0)
-		goto done;
-	tmp_path[0] = '\0';  /* adopted: gone from tmp/ */
-	*out = id;
+	id_from_hash(out, XXH3_128bits_digest(st));
 	if (size_out)
 		*size_out = total;
 done:
 	if (tfd >= 0)
 		close(tfd);
-	if (error < 0 && tmp_path[0] && !keep_tmp)
+	if (error < 0 && tmp_path[0]) {
 		unlink(tmp_path);
+		tmp_path[0] = '\0';
+	}
 	XXH3_freeState(st);
 	free(chunk);
 	return error;
+}
+
+int blob_spool_buf(char *tmp_path, struct blob_id *out, struct blob_store *store, const void *data,
+		   size_t len)
+{
+	int tfd, error;
+
+	if ((tfd = make_tmp(tmp_path, store, "put")) < 0) {
+		tmp_path[0] = '\0';
+		return tfd;
+	}
+	blob_id_of(out, data, len);
+	if ((error = write_all(tfd, data, len)) < 0) {
+		error = write_error(error, tmp_path);
+		close(tfd);
+		unlink(tmp_path);
+		tmp_path[0] = '\0';
+		return error;
+	}
+	close(tfd);
+	return 0;
+}
+
+int blob_put_fd(struct blob_id *out, uint64_t *size_out, struct blob_store *store, int fd)
+{
+	char tmp_path[PATH_MAX], what[64];
+	uint64_t total = 0;
+	struct blob_id id;
+	int tfd, error, keep_tmp = 0;
+
+	if ((error = blob_spool_fd(tmp_path, &id, &total, store, fd)) < 0)
+		return error;
+	if ((tfd = open(tmp_path, O_RDONLY | O_CLOEXEC)) < 0) {
+		error = err_set(-errno, "cannot reopen %s: %s", tmp_path, strerror(errno));
+		unlink(tmp_path);
+		return error;
+	}
+	snprintf(what, sizeof(what), "new data (%" PRIu64 " bytes)", total);
+	error = adopt(store, tmp_path, tfd, &id, what, &keep_tmp, 0);
+	close(tfd);
+	if (error < 0) {
+		if (!keep_tmp)
+			unlink(tmp_path);
+		return error;
+	}
+	*out = id;
+	if (size_out)
+		*size_out = total;
+	return 0;
+}
+
+static int syncfs_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), error = 0;
+
+	if (fd < 0)
+		return err_set(-errno, "cannot open %s: %s", dir, strerror(errno));
+	if (syncfs(fd) < 0)
+		error = err_set(-errno, "syncfs %s: %s", dir, strerror(errno));
+	close(fd);
+	return error;
+}
+
+int blob_put_tmpfiles(struct blob_store *store, const char *const *tmp_paths,
+		      const struct blob_id *ids, size_t n, int *results)
+{
+	int error;
+
+	if (!n)
+		return 0;
+	/* 1. Every spooled byte on disk (one journal commit for the whole group). */
+	if ((error = syncfs_dir(store->tmp)) < 0)
+		return error;
+	/* 2. Rename each into place (or dedup against the stored copy). */
+	for (size_t i = 0; i < n; i++) {
+		int fd = open(tmp_paths[i], O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0) {
+			results[i] = err_set(-errno, "cannot open %s: %s", tmp_paths[i], strerror(errno));
+			continue;
+		}
+		results[i] = adopt(store, tmp_paths[i], fd, &ids[i], tmp_paths[i], NULL, 1);
+		close(fd);
+	}
+	/* 3. The renames on disk. */
+	return syncfs_dir(store->objects);
 }
 
 int blob_put_buf(struct blob_id *out, struct blob_store *store, const void *data, size_t len)
@@ -590,7 +678,7 @@ int blob_put_buf(struct blob_id *out, struct blob_store *store, const void *data
 		goto done;
 	}
 	snprintf(what, sizeof(what), "new data (%zu bytes)", len);
-	error = adopt(store, tmp_path, tfd, &id, what, &keep_tmp);
+	error = adopt(store, tmp_path, tfd, &id, what, &keep_tmp, 0);
 	if (error == 0)
 		*out = id;
 done:
@@ -607,7 +695,7 @@ int blob_put_tmpfile(struct blob_store *store, const char *tmp_path, const struc
 	/* O_RDWR is not needed: fsync and fchmod work on a read-only descriptor. */
 	if ((fd = open(tmp_path, O_RDONLY | O_CLOEXEC)) < 0)
 		return err_set(-errno, "cannot open %s: %s", tmp_path, strerror(errno));
-	error = adopt(store, tmp_path, fd, id, tmp_path, NULL);
+	error = adopt(store, tmp_path, fd, id, tmp_path, NULL, 0);
 	close(fd);
 	return error;
 }
@@ -645,7 +733,7 @@ static int fetch_one(struct blob_store *store, blob_fetch_fn fn, void *payload,
 				ghex);
 		goto fail;
 	}
-	error = adopt(store, path, fd, id, path, NULL);
+	error = adopt(store, path, fd, id, path, NULL, 0);
 	if (error < 0)
 		goto fail;
 	close(fd);

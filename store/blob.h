@@ -71,6 +71,30 @@ int blob_put_tmpfile(struct blob_store *store, const char *tmp_path, const struc
  */
 int blob_store_sweep_tmp(struct blob_store *store);
 
+/*
+ * Copy everything readable from `fd` into a new file under tmp/, hashing
+ * on the way, without syncing: the first half of a batched put.  The path
+ * goes to tmp_path[PATH_MAX]; adopt it with blob_put_tmpfiles().
+ */
+int blob_spool_fd(char *tmp_path, struct blob_id *out, uint64_t *size_out, struct blob_store *store,
+		  int fd);
+
+/* The same for bytes already in memory. */
+int blob_spool_buf(char *tmp_path, struct blob_id *out, struct blob_store *store, const void *data,
+		   size_t len);
+
+/*
+ * Adopt many spooled files at once with the same guarantees as
+ * blob_put_tmpfile(), paying two syncfs() calls for the group instead of
+ * two fsyncs per file: the spooled bytes are made durable, then each file
+ * is renamed into place (or deduplicated), then the renames are made
+ * durable.  results[i] is each file's outcome (0 or a negative errno, as
+ * blob_put_tmpfile).  Returns a negative errno only if a sync failed, in
+ * which case no result may be trusted as durable.
+ */
+int blob_put_tmpfiles(struct blob_store *store, const char *const *tmp_paths,
+		      const struct blob_id *ids, size_t n, int *results);
+
 /* DIR/tmp (borrowed): where callers spool files they will adopt. */
 const char *blob_tmp_dir(const struct blob_store *store);
 

@@ -48,6 +48,12 @@ uint64_t catalog_generation(struct catalog *cat);
 
 /* Add an image.  Returns 0 if added, 1 if the id was already recorded (row unchanged). */
 int catalog_image_add(struct catalog *cat, const struct catalog_image *img);
+/*
+ * Add many images in one transaction; added[i] (may be NULL) gets 1 if
+ * image i was new, 0 if its id was already recorded.
+ */
+int catalog_images_add_many(struct catalog *cat, const struct catalog_image *imgs, size_t n,
+			    int *added);
 /* -ENOENT if absent. */
 int catalog_image_get(struct catalog *cat, const char *id, struct catalog_image *out);
 int catalog_image_count(struct catalog *cat, int64_t *out);

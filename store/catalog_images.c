@@ -49,6 +49,44 @@ done:
 	return error;
 }
 
+int catalog_images_add_many(struct catalog *cat, const struct catalog_image *imgs, size_t n,
+			    int *added)
+{
+	sqlite3_stmt *st;
+	int error;
+
+	pthread_mutex_lock(&cat->lock);
+	if ((error = cat_begin(cat)) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		const struct catalog_image *img = &imgs[i];
+
+		if (!(st = cat_stmt(cat, ST_IMAGE_ADD))) {
+			error = -EIO;
+			goto fail;
+		}
+		cat_bind_text(st, 1, img->id);
+		cat_bind_text(st, 2, img->ext);
+		sqlite3_bind_int64(st, 3, img->bytes);
+		sqlite3_bind_int64(st, 4, img->width);
+		sqlite3_bind_int64(st, 5, img->height);
+		cat_bind_text(st, 6, img->source);
+		cat_bind_text(st, 7, img->ingested_at);
+		cat_bind_text(st, 8, img->name);
+		if ((error = cat_step_done(cat, st, "add image")) < 0)
+			goto fail;
+		if (added)
+			added[i] = sqlite3_changes(cat->db) > 0;
+	}
+	if ((error = cat_commit(cat)) == 0)
+		goto out;
+fail:
+	cat_rollback(cat);
+out:
+	pthread_mutex_unlock(&cat->lock);
+	return error;
+}
+
 int catalog_image_get(struct catalog *cat, const char *id, struct catalog_image *out)
 {
 	sqlite3_stmt *st;

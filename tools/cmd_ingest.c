@@ -17,33 +17,61 @@ struct tally {
 	int quiet;
 };
 
-static int ingest_one(struct repo *repo, const char *path, const char *source, struct tally *t)
+#define INGEST_GROUP 256
+
+/* Files collected for the next group. */
+struct pending {
+	char *paths[INGEST_GROUP];
+	struct ingest_item items[INGEST_GROUP];
+	size_t n;
+};
+
+/* Ingest the collected group; per-file outcomes are reported and tallied. */
+static int flush_group(struct repo *repo, struct pending *p, const char *source, struct tally *t)
 {
-	struct ingest_result res;
 	int error;
 
+	if (!p->n)
+		return 0;
 	err_clear();
-	if ((error = ingest_path(&res, repo, path, NULL, source)) < 0) {
-		cli_error("ingest: %s: %s", path, err_msg(error));
-		t->failed++;
-		return error == -ENOSPC || error == -EIO ? error : 0;
+	error = ingest_batch(repo, p->items, p->n, source);
+	for (size_t i = 0; i < p->n; i++) {
+		struct ingest_item *it = &p->items[i];
+
+		if (error < 0) {
+			t->failed++;
+		} else if (it->error < 0) {
+			cli_error("ingest: %s: %s", it->path, err_msg(it->error));
+			t->failed++;
+		} else if (it->res.status == INGEST_REJECTED) {
+			t->rejected++;
+			fprintf(stderr, "dsfs: rejected %s: %s (kept as rejected/%s)\n", it->path,
+				it->res.reason, it->res.kept_as);
+		} else if (it->res.status == INGEST_ADDED) {
+			t->added++;
+		} else {
+			t->duplicate++;
+		}
+		free(p->paths[i]);
 	}
-	switch (res.status) {
-	case INGEST_ADDED:
-		t->added++;
-		break;
-	case INGEST_DUPLICATE:
-		t->duplicate++;
-		break;
-	case INGEST_REJECTED:
-		t->rejected++;
-		fprintf(stderr, "dsfs: rejected %s: %s (kept as rejected/%s)\n", path, res.reason,
-			res.kept_as);
-		break;
-	}
-	if (!t->quiet && (t->added + t->duplicate) % 1000 == 0 && t->added + t->duplicate)
+	p->n = 0;
+	if (error < 0)
+		cli_error("ingest: %s", err_msg(error));
+	if (!t->quiet && t->added + t->duplicate >= 1000)
 		fprintf(stderr, "  ... %ld images\n", t->added + t->duplicate);
-	return 0;
+	return error;
+}
+
+static int ingest_one(struct repo *repo, const char *path, const char *source, struct tally *t,
+		      struct pending *p)
+{
+	struct ingest_item *it = &p->items[p->n];
+
+	memset(it, 0, sizeof(*it));
+	if (!(p->paths[p->n] = strdup(path)))
+		return -ENOMEM;
+	it->path = p->paths[p->n++];
+	return p->n == INGEST_GROUP ? flush_group(repo, p, source, t) : 0;
 }
 
 static int compare_names(const void *a, const void *b)
@@ -52,7 +80,8 @@ static int compare_names(const void *a, const void *b)
 }
 
 /* Files in name order, so ingest order (and so "newest") is predictable. */
-static int ingest_tree(struct repo *repo, const char *path, const char *source, struct tally *t)
+static int ingest_tree(struct repo *repo, const char *path, const char *source, struct tally *t,
+		       struct pending *p)
 {
 	struct stat st;
 	struct dirent *e;
@@ -67,7 +96,7 @@ static int ingest_tree(struct repo *repo, const char *path, const char *source, 
 		return 0;
 	}
 	if (!S_ISDIR(st.st_mode))
-		return S_ISREG(st.st_mode) ? ingest_one(repo, path, source, t) : 0;
+		return S_ISREG(st.st_mode) ? ingest_one(repo, path, source, t, p) : 0;
 	if (!(d = opendir(path))) {
 		cli_error("ingest: %s: %s", path, strerror(errno));
 		t->failed++;
@@ -95,7 +124,7 @@ static int ingest_tree(struct repo *repo, const char *path, const char *source, 
 		qsort(names, n, sizeof(*names), compare_names);
 	for (size_t i = 0; i < n; i++) {
 		if (!error)
-			error = ingest_tree(repo, names[i], source, t);
+			error = ingest_tree(repo, names[i], source, t, p);
 		free(names[i]);
 	}
 	free(names);
@@ -139,8 +168,17 @@ int cmd_ingest(struct cli *cli, int argc, char **argv)
 		cli_error("ingest: %s", err_msg(error));
 		return 1;
 	}
+	struct pending *p = calloc(1, sizeof(*p));
+	if (!p)
+		error = -ENOMEM;
 	for (int i = optind; i < argc && !error; i++)
-		error = ingest_tree(repo, argv[i], source, &t);
+		error = ingest_tree(repo, argv[i], source, &t, p);
+	if (p) {
+		int e2 = flush_group(repo, p, source, &t);
+		if (!error)
+			error = e2;
+	}
+	free(p);
 	repo_free(repo);
 	if (error == -ENOMEM)
 		cli_error("ingest: out of memory");
