@@ -2,7 +2,8 @@
 # The labeling pipeline end to end on the fake CVAT: one line to ctl/cvat
 # makes a batch, a task, waits for the (auto-completing) annotators, pulls
 # COCO, imports and commits; the exported labels equal the generator's
-# boxes; info.yaml has the task id; a re-pull changes nothing; the token
+# boxes; info.yaml has the task id; a re-pull changes nothing (and
+# commits no new version); the token
 # appears nowhere in the dataset or the log.
 . "$(dirname "$0")/lib.sh"
 setup
@@ -49,6 +50,13 @@ grep -q "^state: imported" "$T/pull.out" || fail "pull: $(cat "$T/pull.out")"
 sleep 0.5   # the mount notices the catalog change (not asserted on timing: the export is identical anyway)
 snap "$T/s2"
 cmp "$T/s1" "$T/s2" || fail "a re-pull changed the export"
+
+note "a re-pull with commit=yes: the same labels, so no new version"
+"$DSFS" --repo "$T/ds" cvat pull "batch=$batch" commit=yes > "$T/pull2.out" 2>&1 || { cat "$T/pull2.out"; fail "pull commit=yes"; }
+grep -q "^state: committed" "$T/pull2.out" || fail "pull commit=yes: $(cat "$T/pull2.out")"
+[ "$(git --git-dir "$T/ds/git" tag | wc -l)" -eq 1 ] || fail "a re-pull made a new version: $(git --git-dir "$T/ds/git" tag)"
+"$DSFS" --repo "$T/ds" jobs | tail -n 1 | cut -f 1 | xargs "$DSFS" --repo "$T/ds" jobs | grep -q "commit: nothing to commit" ||
+	fail "no note about the unchanged version"
 
 umount_dsfs "$M"
 no_token
