@@ -561,22 +561,26 @@ int pipeline_cvat_verb(struct repo *repo, const struct kv *args, struct buf *out
 		return error;
 	free_secret(secret);
 
-	if ((error = making ? new_batch(&b, repo, args) : batch_resolve(&b, repo, batch)) < 0)
+	if (!making && (error = batch_resolve(&b, repo, batch)) < 0)
 		return error;
-	if (ls && strcmp(ls, b.label_set))
+	if (!making && ls && strcmp(ls, b.label_set))
 		return err_set(-EINVAL, "batch %s belongs to label set '%s', not '%s'", b.id, b.label_set, ls);
 	if (pull && b.cvat_task_id <= 0)
 		return err_set(-EINVAL, "batch %s has no CVAT task yet (run ctl/cvat batch=%s first)", b.id, b.id);
-	if (!labels || !*labels) {
-		if ((error = labelset_labels(&lab, repo, b.label_set)) < 0)
-			goto done;
+	if (making)
+		snprintf(b.label_set, sizeof(b.label_set), "%s", ls ? ls : "default");
+	if ((!labels || !*labels) && (error = labelset_labels(&lab, repo, b.label_set)) < 0)
+		goto done;
+	if (!labels || !*labels)
 		labels = lab.ptr;
-	}
 	if (!*labels && !pull) {
 		error = err_set(-EINVAL, "no labels for the CVAT project: give labels=a,b,c or add classes to label set '%s' (ctl/labelset)",
 				b.label_set);
 		goto done;
 	}
+	/* Everything is checked: only now make the new batch. */
+	if (making && (error = new_batch(&b, repo, args)) < 0)
+		goto done;
 	if (!project || !*project)
 		project = config_get(repo->cfg, "cvat.project", "dsfs");
 	if ((error = job_kv_set(jargs, sizeof(jargs), "action", action)) < 0 ||
