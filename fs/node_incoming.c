@@ -54,7 +54,8 @@ struct spool {
 	off_t hashed;               /* protected by mu */
 	int writers;                /* protected by incoming->lock */
 	int wrote;                  /* protected by mu */
-	unsigned refs;              /* protected by incoming->lock */
+	unsigned refs;              /* protected by incoming->lock: the list, handles, nodes */
+	struct incoming *in;
 	pthread_mutex_t mu;
 	struct spool *next;         /* protected by incoming->lock */
 };
@@ -483,7 +484,9 @@ static void spool_release(struct fs *fs, struct fh *fh)
 
 static void spool_destroy(struct node *n)
 {
-	(void)n; /* priv is owned by the incoming list, not by the node */
+	struct spool *s = n->priv;
+
+	spool_unref(s->in, s); /* the node's reference */
 }
 
 static const struct node_ops spool_ops = {
@@ -555,6 +558,7 @@ static int incoming_lookup(struct fs *fs, struct node *dir, const char *name, st
 		return rejected_dir_make(out);
 	pthread_mutex_lock(&in->lock);
 	if ((s = find_spool(in, name, NULL))) {
+		s->refs++; /* the node's; dropped by spool_destroy */
 		out->ops = &spool_ops;
 		out->mode = S_IFREG | 0644;
 		out->flags = NODE_WRITABLE;
@@ -600,6 +604,7 @@ static int spool_start(struct fs *fs, const char *name, struct spool **out)
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&s->mu, NULL);
+	s->in = in;
 	s->refs = 1;
 	snprintf(s->path, sizeof(s->path), "%s/incoming-XXXXXX", blob_tmp_dir(fs->repo->blobs));
 	if ((s->fd = mkstemp(s->path)) < 0) {
@@ -641,6 +646,9 @@ static int incoming_create(struct fs *fs, struct node *dir, const char *name, mo
 	(void)mode;
 	if ((error = spool_start(fs, name, &s)) < 0)
 		return error;
+	pthread_mutex_lock(&fs->incoming->lock);
+	s->refs++; /* the node's; dropped by spool_destroy */
+	pthread_mutex_unlock(&fs->incoming->lock);
 	out->ops = &spool_ops;
 	out->mode = S_IFREG | 0644;
 	out->flags = NODE_WRITABLE;
