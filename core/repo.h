@@ -17,6 +17,7 @@ struct blob_store;
 struct catalog;
 struct config;
 struct history;
+struct jobs;
 
 struct repo {
 	char *dir;                 /* absolute path */
@@ -26,6 +27,7 @@ struct repo {
 	char *rejected_dir;        /* DIR/rejected */
 	struct history *hist;      /* opened by repo_history(); protected by hist_lock */
 	pthread_mutex_t hist_lock;
+	struct jobs *jobs;         /* the mount's job runner (core/jobs); NULL outside a mount */
 };
 
 /* Create a new dataset at `dir` (created if missing; must not already be a dataset). */

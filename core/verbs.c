@@ -8,6 +8,7 @@
 
 #include "core/batch.h"
 #include "core/labelimport.h"
+#include "core/pipeline.h"
 #include "core/repo.h"
 #include "core/version.h"
 #include "store/catalog.h"
@@ -176,6 +177,10 @@ const struct verb verbs[] = {
 	  "import COCO 1.0 annotations (replaces the batch's or the matched images' labels)" },
 	{ "labelset", run_labelset, "[name=default] [classes=a,b,c]",
 	  "create a label set or append classes (ids never change)" },
+	{ "cvat", pipeline_cvat_verb,
+	  "[batch=ID|latest | label_set=NAME size=N ...] [project=NAME] [labels=a,b,c] [wait=yes|no]"
+	  " [commit=yes|no] [message=TEXT] [action=run|pull]",
+	  "label a batch in CVAT: task, wait for the annotators, import, commit (a job)" },
 	{ NULL, NULL, NULL, NULL },
 };
 

@@ -116,6 +116,7 @@ struct fs {
 	struct incoming *incoming;    /* node_incoming.c state */
 	struct fs_views *views;       /* caches of generated trees (exports, versions) */
 	struct fs_versions *versions; /* node_versions.c: parsed versions (LRU), origin remote */
+	struct jobs *jobs;            /* the job runner (core/jobs), started once daemonized */
 	pthread_t watcher;
 	int watcher_running, stopping;
 	pthread_cond_t watcher_cond;
@@ -175,6 +176,8 @@ int blob_file_spec(struct node_spec *out, const char *image_id, int64_t bytes);
 int images_dir_make(struct fs *fs, struct node *dir, struct node_spec *out);
 int incoming_dir_make(struct fs *fs, struct node *dir, struct node_spec *out);
 int ctl_dir_make(struct fs *fs, struct node *dir, struct node_spec *out);
+/* ctl/jobs/ (node_jobs.c) */
+int jobs_dir_make(struct fs *fs, struct node *dir, struct node_spec *out);
 int batches_dir_make(struct fs *fs, struct node *dir, struct node_spec *out);
 int exports_dir_make(struct fs *fs, struct node *dir, struct node_spec *out);
 /* exports/ of version `version` (a view key: "v3", or a commit prefix). */

@@ -20,6 +20,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "core/jobs.h"
 #include "core/repo.h"
 #include "fs.h"
 #include "fs_int.h"
@@ -790,6 +791,9 @@ int fs_mount_run(struct repo *repo, const struct fs_mount_opts *opts)
 	}
 	if (pthread_create(&fs.watcher, NULL, watcher_main, &fs) == 0)
 		fs.watcher_running = 1;
+	/* After fuse_daemonize: threads do not survive its fork. */
+	if (jobs_start(&fs.jobs, repo) < 0)
+		LOG_E("%s: jobs will not run or resume in this mount", err_last());
 
 	loop = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_clone_fd(loop, 1);
@@ -800,6 +804,8 @@ int fs_mount_run(struct repo *repo, const struct fs_mount_opts *opts)
 	if (error > 0)
 		error = 0; /* terminated by a signal */
 	fuse_loop_cfg_destroy(loop);
+	jobs_stop(fs.jobs);
+	fs.jobs = NULL;
 
 	if (fs.watcher_running) {
 		pthread_mutex_lock(&fs.gen_lock);

@@ -3,7 +3,8 @@
  * key=value words to ctl/<verb> and closing the file runs the verb: the
  * close returns once it is done (EINVAL if the command failed, with the
  * reason in the file and the log).  Reading the file returns the outcome
- * of the last run, as "key: value" lines.
+ * of the last run, as "key: value" lines.  ctl/jobs/<id> shows the jobs
+ * that long verbs (ctl/cvat) start (node_jobs.c).
  */
 #include "fs_int.h"
 
@@ -138,8 +139,8 @@ static int ctl_lookup(struct fs *fs, struct node *dir, const char *name, struct 
 {
 	const struct verb *v = verb_find(name);
 
-	(void)fs;
-	(void)dir;
+	if (!strcmp(name, "jobs"))
+		return jobs_dir_make(fs, dir, out);
 	if (!v || v - verbs >= CTL_MAX)
 		return -ENOENT;
 	pthread_once(&slots_once, slots_init);
@@ -158,7 +159,7 @@ static int ctl_list(struct fs *fs, struct node *dir, struct dirlist *out)
 	(void)dir;
 	for (const struct verb *v = verbs; v->name && !error; v++)
 		error = dirlist_add(out, v->name);
-	return error;
+	return error ? error : dirlist_add(out, "jobs");
 }
 
 static const struct node_ops ctl_dir_ops = {

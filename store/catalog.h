@@ -234,5 +234,47 @@ int catalog_version_put(struct catalog *cat, const struct catalog_version *v);
 int catalog_versions(struct catalog *cat, struct catalog_version **out, size_t *n);
 /* Delete the rows whose number is not among `keep` (sorted ascending). */
 int catalog_versions_prune(struct catalog *cat, const int64_t *keep, size_t n_keep);
+/* ---- jobs (catalog_jobs.c) ---- */
+
+/*
+ * One row of the jobs table: a long-running pipeline (core/jobs) recorded
+ * so that a restarted daemon can resume it.  `args` and `result` are
+ * key=value lines owned by the job's kind; the catalog stores them as text.
+ * Strings are NUL-terminated in place; longer values are refused (-E2BIG).
+ */
+#define CATALOG_JOB_TEXT 2048
+struct catalog_job {
+	int64_t id;
+	char kind[32];
+	char args[CATALOG_JOB_TEXT];
+	char state[32];
+	char progress[128];
+	char error[1024];
+	char result[CATALOG_JOB_TEXT];
+	char created_at[24];   /* UTC ISO 8601 */
+	char updated_at[24];
+};
+
+/*
+ * Record a new job from job->kind, args, state, progress, result; *id_out
+ * gets its id (also written to job->id), and the timestamps are set.
+ */
+int catalog_job_add(struct catalog *cat, struct catalog_job *job, int64_t *id_out);
+/* -ENOENT ("no job N") if absent. */
+int catalog_job_get(struct catalog *cat, int64_t id, struct catalog_job *out);
+/*
+ * Write state, progress, error and result of job->id (and updated_at).
+ * With `expect_result` not NULL the write happens only if the stored result
+ * still equals it (-EAGAIN otherwise): a compare-and-swap that lets two
+ * processes race to claim a job.  Unlike other catalog writes this does not
+ * advance catalog_generation() for this process: progress updates must not
+ * make the mount drop its export caches.
+ */
+int catalog_job_update(struct catalog *cat, const struct catalog_job *job, const char *expect_result);
+/*
+ * Ids of jobs, ascending, whose state is not in the NULL-terminated `skip`
+ * list (NULL = all jobs).  *ids is malloc'ed; the caller frees it.
+ */
+int catalog_job_ids(struct catalog *cat, const char *const *skip, int64_t **ids, size_t *n);
 
 #endif

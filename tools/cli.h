@@ -46,6 +46,7 @@ int cmd_remote(struct cli *cli, int argc, char **argv);
 int cmd_push(struct cli *cli, int argc, char **argv);
 int cmd_pull(struct cli *cli, int argc, char **argv);
 int cmd_clone(struct cli *cli, int argc, char **argv);
+int cmd_jobs(struct cli *cli, int argc, char **argv);
 int cmd_fsck(struct cli *cli, int argc, char **argv);
 int cmd_gen_shapes(struct cli *cli, int argc, char **argv);
 int cmd_bench_ops(struct cli *cli, int argc, char **argv);

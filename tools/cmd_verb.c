@@ -2,7 +2,8 @@
  * The pipeline verbs on the command line: `dsfs batch --size 50` or
  * `dsfs batch size=50` runs what `echo size=50 > ctl/batch` runs in the
  * mount (core/verbs.c).  --key value and --key=value become key=value
- * (dashes in keys become underscores); a few commands take positionals.
+ * (dashes in keys become underscores); a few commands take positionals
+ * (`dsfs cvat pull batch=ID` is action=pull).
  */
 #include <stdio.h>
 #include <string.h>
@@ -56,6 +57,8 @@ int cmd_verb(struct cli *cli, int argc, char **argv)
 			}
 		} else if (strchr(argv[i], '=')) {
 			buf_printf(&line, "%s%s", line.len ? " " : "", argv[i]);
+		} else if (!strcmp(v->name, "cvat") && (!strcmp(argv[i], "pull") || !strcmp(argv[i], "run"))) {
+			buf_printf(&line, "%saction=%s", line.len ? " " : "", argv[i]);
 		} else if (!strcmp(v->name, "import")) {
 			buf_printf(&line, "%sfile=\"%s\"", line.len ? " " : "", argv[i]);
 		} else if (!strcmp(v->name, "exclude") || !strcmp(v->name, "include")) {

@@ -11,7 +11,7 @@ libxxhash-dev libyaml-dev libarchive-dev
 libvulkan-dev mesa-vulkan-drivers glslc
 libturbojpeg0-dev libpng-dev libcairo2-dev
 libcmocka-dev
-python3 git rsync valgrind"
+python3 python3-yaml git rsync valgrind"
 
 missing=""
 for p in $PKGS; do

@@ -63,6 +63,19 @@ for split in ("train", "val"):
 PY
 python3 -c 'import os,sys; sys.exit(os.access(sys.argv[1], os.W_OK))' "$M/exports/default/labels" || fail "access(W_OK)"
 
+note "dataset.yaml parses as YAML (Debian's python3-yaml) and its paths resolve"
+/usr/bin/python3 - "$M/exports/default" <<'PY' || fail "dataset.yaml"
+import os, sys, yaml
+ex = sys.argv[1]
+d = yaml.safe_load(open(f"{ex}/dataset.yaml"))
+assert d["path"] == ex and d["nc"] == 3, d
+assert d["names"] == {0: "rectangle", 1: "ellipse", 2: "triangle"}, d["names"]
+for split in ("train", "val"):
+    assert os.path.isdir(os.path.join(d["path"], d[split])), split
+info = yaml.safe_load(open(f"{ex}/export_info.yaml"))
+assert info["label_set"] == "default" and info["counts"]["images"]["total"] == 300, info
+PY
+
 note "re-import gives identical exports; a malformed file changes nothing"
 snap() { (cd "$M/exports/default" && find . -type f | sort | while read -r f; do echo "$f $(cksum < "$f")"; done) > "$1"; }
 snap "$T/s1"
