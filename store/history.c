@@ -18,6 +18,15 @@
  * struct history has one mutex held around every libgit2 call on its
  * repository, since a git_repository must not be used by two threads at once.
  *
+ * Writers' lock: every ref change dsfs makes (commit, fetch, repairing
+ * main) runs under flock() on DIR/git/dsfs.lock, across processes.  The
+ * kernel drops an flock when its holder dies, so whoever holds it knows
+ * that a ref lock file (refs/heads/main.lock, refs/tags/vN.lock,
+ * packed-refs.lock) still there was left by a writer killed mid-update,
+ * and removes it: libgit2 would otherwise refuse to write that ref ever
+ * again ("failed to lock file"), and a dataset killed during a commit
+ * could not commit vN any more.
+ *
  * Loose-object guard: libgit2 1.5 loops forever inflating a truncated loose
  * object (libgit2 issue #7342, fixed upstream in 2026).  A corrupt object
  * must give -EIO, not hang a FUSE worker, so every repository gets an extra
@@ -39,7 +48,9 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -56,6 +67,62 @@ struct history {
 	git_repository *repo;  /* protected by lock */
 	char *git_dir;         /* immutable after open */
 };
+
+/* Remove the *.lock files of directory `dir` (relative to the git dir). */
+static void clear_lock_files(const struct history *h, const char *dir)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/%s", h->git_dir, dir);
+	if (!(d = opendir(path)))
+		return;
+	while ((de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		if (n > 5 && !strcmp(de->d_name + n - 5, ".lock") &&
+		    unlinkat(dirfd(d), de->d_name, 0) == 0)
+			LOG_W("history %s: removed %s/%s left by an interrupted writer", h->git_dir, dir,
+			      de->d_name);
+	}
+	closedir(d);
+}
+
+/* Take the writers' lock (see the top of the file) and clear stale ref locks.  *fd_out = -1 on failure. */
+static int writer_lock(const struct history *h, int *fd_out)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	*fd_out = -1;
+	if (snprintf(path, sizeof(path), "%s/dsfs.lock", h->git_dir) >= (int)sizeof(path))
+		return err_set(-ENAMETOOLONG, "git directory path too long: %s", h->git_dir);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
+		return err_set(-errno, "%s: %s", path, strerror(errno));
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			int e = errno;
+			close(fd);
+			return err_set(-e, "lock %s: %s", path, strerror(e));
+		}
+	}
+	clear_lock_files(h, "refs/heads");
+	clear_lock_files(h, "refs/tags");
+	/* Not a scan of the git dir: dsfs.lock itself must stay. */
+	for (const char *const *f = (const char *const[]){ "packed-refs.lock", "HEAD.lock", NULL }; *f; f++) {
+		snprintf(path, sizeof(path), "%s/%s", h->git_dir, *f);
+		if (unlink(path) == 0)
+			LOG_W("history %s: removed %s left by an interrupted writer", h->git_dir, *f);
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+static void writer_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd); /* drops the flock */
+}
 
 /* A vN tag and the commit it names. */
 struct vtag {
@@ -527,8 +594,13 @@ int history_open(struct history **out, const char *git_dir)
 	 * whole dataset unreadable: reads still work on intact versions, and
 	 * history_commit() retries the repair and refuses to commit if it fails.
 	 */
-	if (repair_main(h) < 0)
-		LOG_W("history %s: cannot check main against the tags: %s", git_dir, err_last());
+	{
+		int wfd;
+
+		if (writer_lock(h, &wfd) < 0 || repair_main(h) < 0)
+			LOG_W("history %s: cannot check main against the tags: %s", git_dir, err_last());
+		writer_unlock(wfd);
+	}
 done:
 	if (error < 0) {
 		history_free(h);
@@ -674,12 +746,12 @@ int history_commit(struct history_version *out, struct history *h,
 	git_oid head, tree_oid, commit_oid;
 	char tag_ref[64], *msg = NULL;
 	unsigned next;
-	int rc, unborn, error;
+	int rc, unborn, wfd = -1, error;
 
 	if (out)
 		*out = (struct history_version)HISTORY_VERSION_INIT;
 	pthread_mutex_lock(&h->lock);
-	if ((error = repair_main(h)) < 0)
+	if ((error = writer_lock(h, &wfd)) < 0 || (error = repair_main(h)) < 0)
 		goto done;
 	if ((unborn = main_oid(&head, h->repo)) < 0) {
 		error = unborn;
@@ -764,6 +836,7 @@ int history_commit(struct history_version *out, struct history *h,
 		error = fill_version(out, commit, next);
 	}
 done:
+	writer_unlock(wfd);
 	pthread_mutex_unlock(&h->lock);
 	git_reference_free(ref);
 	git_commit_free(commit);
@@ -1251,7 +1324,7 @@ int history_fetch_url(struct history_fetch_result *out, struct history *h, const
 	git_oid head, rhead;
 	char spec_main[200], spec_tags[200], *specv[2] = { spec_main, spec_tags };
 	git_strarray specs = { specv, 2 };
-	int rc, unborn, have_remote_main = 0, ff = 0, error = 0;
+	int rc, unborn, have_remote_main = 0, ff = 0, wfd = -1, error = 0;
 
 	memset(&res, 0, sizeof(res));
 	git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
@@ -1261,6 +1334,8 @@ int history_fetch_url(struct history_fetch_result *out, struct history *h, const
 		     name) >= (int)sizeof(spec_tags))
 		return err_set(-EINVAL, "remote name too long: %s", name);
 	pthread_mutex_lock(&h->lock);
+	if ((error = writer_lock(h, &wfd)) < 0)
+		goto done;
 	if ((rc = remote_create(&remote, h->repo, url)) < 0) {
 		error = ver_errno(rc, url);
 		goto done;
@@ -1375,6 +1450,7 @@ int history_fetch_url(struct history_fetch_result *out, struct history *h, const
 	}
 	error = 0;
 done:
+	writer_unlock(wfd);
 	pthread_mutex_unlock(&h->lock);
 	git_reference_free(ref);
 	git_remote_free(remote);

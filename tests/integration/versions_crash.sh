@@ -59,7 +59,7 @@ note "kills before the tag: $before, after: $after"
 
 # A later commit works and numbers on; main is at the newest tag.
 "$DSFS" --repo "$DS" -q exclude "$(echo "$ids" | sed -n 8p)" --reason final || fail "exclude"
-"$DSFS" --repo "$DS" commit -m final > "$T/out" || fail "commit after the kills: $(cat "$T/out")"
+"$DSFS" --repo "$DS" commit -m final > "$T/out" 2>&1 || fail "commit after the kills: $(cat "$T/out")"
 last=$($GIT tag | sort -V | tail -1)
 grep -q "^$last " "$T/out" || fail "commit made $(cat "$T/out"), newest tag $last"
 [ "$($GIT rev-parse main)" = "$($GIT rev-parse "$last")" ] || fail "main is not at $last"

@@ -74,6 +74,8 @@ if touch "$M/@v1/exports/default/new" 2>/dev/null; then fail "a version is writa
 # The real git CLI.
 $GIT log --oneline | grep -q "second batch" && $GIT log --oneline | grep -q "first labels" || fail "git log: $($GIT log --oneline)"
 [ "$($GIT tag | tr '\n' ' ')" = "v1 v2 " ] || fail "git tag: $($GIT tag)"
+$GIT log --oneline --decorate | grep -q "(HEAD -> main, tag: v2) second batch" &&
+	$GIT log --oneline --decorate | grep -q "(tag: v1) first labels" || fail "git log --decorate: $($GIT log --oneline --decorate)"
 $GIT diff v1 v2 --stat > "$T/stat"
 for p in images.tsv summary.tsv label_sets/default/annotations.tsv label_sets/default/classes.txt label_sets/default/labels.tsv; do
 	grep -q " $p " "$T/stat" || fail "git diff --stat lacks $p: $(cat "$T/stat")"

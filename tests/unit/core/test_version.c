@@ -381,6 +381,39 @@ static void test_blob_ids_and_materialize(void **state)
 	buf_release(&y);
 }
 
+/*
+ * A writer killed while it held ref locks leaves refs/tags/vN.lock,
+ * refs/heads/main.lock, packed-refs.lock: the next commit still makes vN.
+ */
+static void test_stale_ref_locks(void **state)
+{
+	struct fixture *f = *state;
+	struct catalog_box b0[1] = { box(f->ids[0], 1, 10, 5, 50, 40) };
+	struct version_info v1, v2;
+	const char *locks[] = { "git/refs/tags/v2.lock", "git/refs/heads/main.lock", "git/packed-refs.lock" };
+	char path[256];
+
+	assert_int_equal(version_commit(&v1, f->repo, "one"), 0);
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", f->dir, locks[i]);
+		assert_int_equal(fs_write_file_atomic(path, "x", 1, 0644), 0);
+	}
+	label(f, 0, b0, 1);
+	assert_int_equal(version_commit(&v2, f->repo, "two"), 0);
+	assert_string_equal(v2.tag, "v2");
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", f->dir, locks[i]);
+		assert_int_equal(access(path, F_OK), -1);
+	}
+	snprintf(path, sizeof(path), "%s/git/dsfs.lock", f->dir);
+	assert_int_equal(access(path, F_OK), 0);
+	{
+		struct version_info head;
+		assert_int_equal(version_resolve(&head, f->repo, "HEAD"), 0);
+		assert_string_equal(head.commit, v2.commit);
+	}
+}
+
 /* A version whose images.tsv is corrupt: -EIO naming the file and line, nothing leaks or crashes. */
 static void test_corrupt_version(void **state)
 {
@@ -417,6 +450,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reconcile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blob_ids_and_materialize, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_version, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_ref_locks, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
