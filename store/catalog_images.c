@@ -19,36 +19,6 @@ static void read_image(struct catalog_image *img, sqlite3_stmt *st)
 	cat_col_text(img->name, sizeof(img->name), st, 7);
 }
 
-int catalog_image_add(struct catalog *cat, const struct catalog_image *img)
-{
-	sqlite3_stmt *st;
-	int error;
-
-	pthread_mutex_lock(&cat->lock);
-	if (!(st = cat_stmt(cat, ST_IMAGE_ADD))) {
-		error = -EIO;
-		goto done;
-	}
-	cat_bind_text(st, 1, img->id);
-	cat_bind_text(st, 2, img->ext);
-	sqlite3_bind_int64(st, 3, img->bytes);
-	sqlite3_bind_int64(st, 4, img->width);
-	sqlite3_bind_int64(st, 5, img->height);
-	cat_bind_text(st, 6, img->source);
-	cat_bind_text(st, 7, img->ingested_at);
-	cat_bind_text(st, 8, img->name);
-	if ((error = cat_step_done(cat, st, "add image")) < 0)
-		goto done;
-	if (sqlite3_changes(cat->db) == 0) {
-		error = 1;
-	} else {
-		cat->local_writes++;
-	}
-done:
-	pthread_mutex_unlock(&cat->lock);
-	return error;
-}
-
 int catalog_images_add_many(struct catalog *cat, const struct catalog_image *imgs, size_t n,
 			    int *added)
 {
@@ -85,6 +55,13 @@ fail:
 out:
 	pthread_mutex_unlock(&cat->lock);
 	return error;
+}
+
+int catalog_image_add(struct catalog *cat, const struct catalog_image *img)
+{
+	int added = 0, error = catalog_images_add_many(cat, img, 1, &added);
+
+	return error < 0 ? error : !added;
 }
 
 int catalog_image_get(struct catalog *cat, const char *id, struct catalog_image *out)
