@@ -5,7 +5,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 MESON_TEST_ARGS ?= --print-errorlogs
 
-.PHONY: all deps build test test-unit test-asan demo bench clean
+.PHONY: all deps build test test-unit test-asan test-valgrind demo bench clean
 
 all: build
 
@@ -32,11 +32,20 @@ test-asan: deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 	meson test -C $(ASAN_BUILD) $(MESON_TEST_ARGS)
 
+# The unit tests of the non-GPU modules under valgrind's leak checker.
+VALGRIND_TESTS ?= util config blob catalog history remote coco shapes export version jobs
+test-valgrind: build
+	meson test -C $(BUILD) --print-errorlogs --timeout-multiplier 10 \
+	  --wrapper 'valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=1 -q' \
+	  $(VALGRIND_TESTS)
+
 demo: build
 	./tools/demo.sh $(BUILD)/tools/dsfs
 
 bench: build
-	./bench/run-all.sh $(BUILD)/tools/dsfs
+	./bench/bench-fs.sh $(BUILD)/tools/dsfs
+	./bench/bench-versions.sh
+	$(BUILD)/tools/dsfs bench-ops
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
