@@ -33,11 +33,12 @@ struct bench {
 	struct op_ctx o;
 	int reps;
 	int verbose;  /* -v: per-op profile of the training step */
+	int only_pass; /* --pass: one conv pass only (-1: all) */
 };
 
 static void help(void)
 {
-	printf("usage: dsfs bench-ops [--reps N] [--sweep] [--quick]\n"
+	printf("usage: dsfs bench-ops [--reps N] [--sweep] [--quick] [--pass P]\n"
 	       "\n"
 	       "Measure the Vulkan compute engine: SGEMM ceiling, convolution passes\n"
 	       "(YOLOv8n shapes, batch 16), the fused BN+SiLU epilogue and a recorded\n"
@@ -45,7 +46,8 @@ static void help(void)
 	       "\n"
 	       "  --reps N   timed runs per measurement, best reported (default 3)\n"
 	       "  --sweep    also try other conv tile shapes\n"
-	       "  --quick    batch 2 instead of 16 (a smoke test)\n");
+	       "  --quick    batch 2 instead of 16 (a smoke test)\n"
+	       "  --pass P   only conv pass P (fwd, bwd_data, bwd_weight); no epilogue/step\n");
 }
 
 static double now_ns(void)
@@ -178,6 +180,10 @@ static int bench_conv(struct bench *b, int batch, int sweep, double ceiling, dou
 		{ 64, 8, 4, 0, 16 }, { 64, 4, 4, 0, 16 }, { 64, 8, 2, 0, 16 }, { 64, 16, 2, 0, 16 },
 		{ 64, 4, 8, 0, 16 }, { 32, 8, 4, 0, 16 }, { 128, 8, 4, 0, 16 }, { 64, 16, 4, 0, 16 },
 	};
+	static const int32_t cl_variants[][3] = {
+		{ 32, 2, 4 }, { 32, 1, 8 }, { 16, 2, 4 }, { 64, 2, 4 }, { 8, 2, 4 }, { 32, 1, 4 },
+		{ 32, 3, 4 }, { 32, 2, 6 }, { 16, 1, 8 }, { 32, 2, 8 },
+	};
 	static const int32_t wgt_variants[][3] = {
 		{ 64, 4, 4 }, { 64, 8, 4 }, { 64, 4, 8 }, { 64, 8, 8 }, { 32, 4, 4 }, { 128, 4, 4 },
 		{ 64, 2, 4 },
@@ -203,10 +209,14 @@ static int bench_conv(struct bench *b, int batch, int sweep, double ceiling, dou
 		for (a.pass = 0; a.pass < 3; a.pass++) {
 			enum kern k = a.pass == 0 ? KERN_CONV_FWD : a.pass == 1 ? KERN_CONV_BWD_DATA
 									      : KERN_CONV_BWD_WEIGHT;
+			const int cl = a.pass == 0 && !vk_info(b->vk)->gpu_tiles;
 			size_t nv = a.pass == 2 ? sizeof(wgt_variants) / sizeof(wgt_variants[0])
-						: sizeof(fwd_variants) / sizeof(fwd_variants[0]);
+				    : cl ? sizeof(cl_variants) / sizeof(cl_variants[0])
+					 : sizeof(fwd_variants) / sizeof(fwd_variants[0]);
 			double ns, g;
 
+			if (b->only_pass >= 0 && a.pass != b->only_pass)
+				continue;
 			b->o.spec[k] = NULL;
 			if ((error = time_rec(b, rec_conv, &a, &ns)) < 0)
 				return error;
@@ -216,8 +226,11 @@ static int bench_conv(struct bench *b, int batch, int sweep, double ceiling, dou
 			       100 * g / ceiling);
 			if (g / ceiling < *worst_share)
 				*worst_share = g / ceiling;
+			if (cl)
+				k = KERN_CONV_FWD_CL;
 			for (size_t v = 0; sweep && v < nv; v++) {
-				const int32_t *sp = a.pass == 2 ? wgt_variants[v] : fwd_variants[v];
+				const int32_t *sp = a.pass == 2 ? wgt_variants[v]
+						    : cl ? cl_variants[v] : fwd_variants[v];
 
 				b->o.spec[k] = sp;
 				if ((error = time_rec(b, rec_conv, &a, &ns)) < 0)
@@ -338,7 +351,7 @@ done:
 int cmd_bench_ops(struct cli *cli, int argc, char **argv)
 {
 	struct vk_opts opts = VK_OPTS_INIT;
-	struct bench b = { .reps = 3 };
+	struct bench b = { .reps = 3, .only_pass = -1 };
 	int sweep = 0, quick = 0, error, batch;
 	double ceiling, share;
 
@@ -352,6 +365,13 @@ int cmd_bench_ops(struct cli *cli, int argc, char **argv)
 			sweep = 1;
 		} else if (!strcmp(argv[i], "--quick")) {
 			quick = 1;
+		} else if (!strcmp(argv[i], "--pass") && i + 1 < argc) {
+			i++;
+			for (int p = 0; p < 3; p++)
+				if (!strcmp(argv[i], pass_name[p]))
+					b.only_pass = p;
+			if (b.only_pass < 0)
+				return cli_usage("bench-ops");
 		} else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
 			b.reps = atoi(argv[++i]);
 			if (b.reps < 1 || b.reps > 1000)
@@ -379,8 +399,8 @@ int cmd_bench_ops(struct cli *cli, int argc, char **argv)
 	b.o = (struct op_ctx){ .vk = b.vk, .cmd = b.cmd, .scratch = b.pool };
 	if ((error = bench_gemm(&b, quick, &ceiling)) < 0 ||
 	    (error = bench_conv(&b, batch, sweep, ceiling, &share)) < 0 ||
-	    (error = bench_epilogue(&b, batch)) < 0 ||
-	    (error = bench_step(&b, batch, quick ? 32 : 64)) < 0)
+	    (b.only_pass < 0 && (error = bench_epilogue(&b, batch)) < 0) ||
+	    (b.only_pass < 0 && (error = bench_step(&b, batch, quick ? 32 : 64)) < 0))
 		goto done;
 done:
 	if (error < 0)

@@ -37,6 +37,8 @@ enum kern {
 	KERN_SGD,
 	KERN_ADAMW,
 	KERN_MSE,
+	KERN_TO_CL,
+	KERN_CONV_FWD_CL,
 	KERN_COUNT
 };
 

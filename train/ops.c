@@ -220,6 +220,90 @@ static void conv_label(char *buf, size_t sz, const char *op, const struct tensor
 		 x->h, x->w);
 }
 
+/* Record to_cl.comp: images [0, n) of src (c x hw each, batch stride src_ns)
+ * to channels-last dst (hw x c4 each, batch stride hw * c4). */
+static int to_cl(struct op_ctx *o, struct vk_bind *src, uint32_t src_off, uint32_t src_ns,
+		 const struct tensor *dst, int n, uint32_t c, uint32_t hw, uint32_t c4)
+{
+	const int32_t *sp = spec_of(o, KERN_TO_CL);
+	struct push_cl pc = { c, hw, c4, src_off, src_ns, 0, hw * c4 };
+	struct vk_bind b[2] = { *src };
+	int error;
+
+	if ((error = bind_all(o, &b[1], &pc.dst_off, dst)) < 0)
+		return error;
+	if (pc.dst_off % 4)
+		return err_set(-EINVAL, "to_cl: destination not 16-byte aligned");
+	return dispatch(o, KERN_TO_CL, b, &pc, sizeof(pc),
+			min_u32(cdiv((uint64_t)hw * c4 / 4, sp[0]), EW_MAX_GROUPS), (uint32_t)n, 1,
+			"to_cl", 0, 8.0 * n * hw * c4);
+}
+
+/*
+ * conv_fwd on CPU devices: channels-last copies of the weights and of each
+ * chunk of input images go to the scratch arena (one buffer reused by every
+ * chunk: the barrier after each dispatch orders the reuse), then
+ * conv_fwd_cl.comp loads only vec4s.  The copies cost a few percent of the
+ * convolution; see conv_fwd_cl.comp for why they pay off.
+ */
+static int conv_fwd_cl(struct op_ctx *o, const struct tensor *y, const struct tensor *x,
+		       const struct tensor *w, const struct tensor *aux, const struct conv_desc *cd,
+		       unsigned flags, int nb)
+{
+	const int32_t *sp = spec_of(o, KERN_CONV_FWD_CL);
+	const uint32_t c4 = ((uint32_t)x->c + 3) & ~3u, co4 = ((uint32_t)y->c + 3) & ~3u;
+	const uint32_t kk = (uint32_t)(cd->kh * cd->kw), hw = (uint32_t)(x->h * x->w);
+	const uint64_t ohw = (uint64_t)y->h * y->w, ximg = (uint64_t)hw * c4;
+	const struct vk_info *in = vk_info(o->vk);
+	const uint64_t lim = (in->max_range - in->offset_align) / 4;
+	const uint64_t per_x = (uint64_t)sp[0] * sp[2];
+	struct tensor wc, xc;
+	struct vk_bind b[4];
+	struct push_conv pc;
+	char label[96];
+	int error;
+
+	if (ximg > lim)
+		return err_set(-E2BIG, "conv_fwd: one channels-last image exceeds a binding");
+	if ((uint64_t)nb * ximg > lim)
+		nb = (int)(lim / ximg);
+	if ((uint64_t)nb * ohw > in->max_groups[0] * per_x)
+		nb = (int)(in->max_groups[0] * per_x / ohw);
+	if (nb < 1)
+		return err_set(-E2BIG, "conv_fwd: image too large for one dispatch");
+	if (nb > x->n)
+		nb = x->n;
+	if ((error = tensor_alloc(&wc, o->scratch, 1, (int)(x->c * kk * co4), 1, 1)) < 0 ||
+	    (error = tensor_alloc(&xc, o->scratch, 1, (int)(nb * ximg), 1, 1)) < 0 ||
+	    (error = bind_all(o, &b[0], &pc.w_off, w)) < 0 ||
+	    (error = to_cl(o, &b[0], pc.w_off, 0, &wc, 1, (uint32_t)y->c, (uint32_t)x->c * kk, co4)) < 0)
+		return error;
+	conv_label(label, sizeof(label), "conv_fwd", x, y, cd);
+	for (int n0 = 0; n0 < x->n; n0 += nb) {
+		int cnt = x->n - n0 < nb ? x->n - n0 : nb;
+		uint32_t x_off;
+
+		if ((error = bind_imgs(o, &b[0], &x_off, x, n0, cnt)) < 0 ||
+		    (error = to_cl(o, &b[0], x_off, (uint32_t)x->ns, &xc, cnt, (uint32_t)x->c, hw, c4)) < 0)
+			return error;
+		conv_push(&pc, cnt, x, y, cd);
+		pc.flags = flags;
+		if ((error = bind_all(o, &b[0], &pc.x_off, &xc)) < 0 ||
+		    (error = bind_all(o, &b[1], &pc.w_off, &wc)) < 0 ||
+		    (error = bind_imgs(o, &b[2], &pc.y_off, y, n0, cnt)) < 0 ||
+		    (error = aux ? bind_all(o, &b[3], &pc.b_off, aux) : bind_all(o, &b[3], &pc.b_off, w)) < 0)
+			return error;
+		if (pc.x_off % 4 || pc.w_off % 4)
+			return err_set(-EINVAL, "conv_fwd: scratch not 16-byte aligned");
+		double flops = 2.0 * cnt * ohw * y->c * x->c * kk;
+
+		if ((error = dispatch(o, KERN_CONV_FWD_CL, b, &pc, sizeof(pc), cdiv(cnt * ohw, per_x),
+				      cdiv(co4 / 4, sp[1]), 1, label, flops, 0)) < 0)
+			return error;
+	}
+	return 0;
+}
+
 int op_conv_fwd(struct op_ctx *o, const struct tensor *y, const struct tensor *x,
 		const struct tensor *w, const struct tensor *aux, const struct conv_desc *cd,
 		unsigned flags)
@@ -239,6 +323,8 @@ int op_conv_fwd(struct op_ctx *o, const struct tensor *y, const struct tensor *x
 		return err_set(-EINVAL, "conv_fwd: bias/affine vector missing or short");
 	if ((error = chunk_images(o, &nb, ts, 2, "conv_fwd")) < 0)
 		return error;
+	if (sp[3] == 0) /* register-blocked profile */
+		return conv_fwd_cl(o, y, x, w, aux, cd, flags, nb);
 	/* Keep the pixel work groups within the dimension limit. */
 	uint64_t per_x = (uint64_t)sp[0] * sp[2];
 	uint64_t gmax = vk_info(o->vk)->max_groups[0];
