@@ -248,7 +248,7 @@ static int to_cl(struct op_ctx *o, struct vk_bind *src, uint32_t src_off, uint32
  */
 static int conv_fwd_cl(struct op_ctx *o, const struct tensor *y, const struct tensor *x,
 		       const struct tensor *w, const struct tensor *aux, const struct conv_desc *cd,
-		       unsigned flags, int nb)
+		       unsigned flags, int nb, const char *op)
 {
 	const int32_t *sp = spec_of(o, KERN_CONV_FWD_CL);
 	const uint32_t c4 = ((uint32_t)x->c + 3) & ~3u, co4 = ((uint32_t)y->c + 3) & ~3u;
@@ -276,9 +276,11 @@ static int conv_fwd_cl(struct op_ctx *o, const struct tensor *y, const struct te
 	if ((error = tensor_alloc(&wc, o->scratch, 1, (int)(x->c * kk * co4), 1, 1)) < 0 ||
 	    (error = tensor_alloc(&xc, o->scratch, 1, (int)(nb * ximg), 1, 1)) < 0 ||
 	    (error = bind_all(o, &b[0], &pc.w_off, w)) < 0 ||
-	    (error = to_cl(o, &b[0], pc.w_off, 0, &wc, 1, (uint32_t)y->c, (uint32_t)x->c * kk, co4)) < 0)
+	    (error = (flags & PF_BWD)
+		     ? to_cl(o, &b[0], pc.w_off, (uint32_t)(y->c * kk), &wc, x->c, (uint32_t)y->c, kk, co4)
+		     : to_cl(o, &b[0], pc.w_off, 0, &wc, 1, (uint32_t)y->c, (uint32_t)x->c * kk, co4)) < 0)
 		return error;
-	conv_label(label, sizeof(label), "conv_fwd", x, y, cd);
+	conv_label(label, sizeof(label), op, x, y, cd);
 	for (int n0 = 0; n0 < x->n; n0 += nb) {
 		int cnt = x->n - n0 < nb ? x->n - n0 : nb;
 		uint32_t x_off;
@@ -324,7 +326,7 @@ int op_conv_fwd(struct op_ctx *o, const struct tensor *y, const struct tensor *x
 	if ((error = chunk_images(o, &nb, ts, 2, "conv_fwd")) < 0)
 		return error;
 	if (sp[3] == 0) /* register-blocked profile */
-		return conv_fwd_cl(o, y, x, w, aux, cd, flags, nb);
+		return conv_fwd_cl(o, y, x, w, aux, cd, flags, nb, "conv_fwd");
 	/* Keep the pixel work groups within the dimension limit. */
 	uint64_t per_x = (uint64_t)sp[0] * sp[2];
 	uint64_t gmax = vk_info(o->vk)->max_groups[0];
@@ -374,6 +376,15 @@ int op_conv_bwd_data(struct op_ctx *o, const struct tensor *dx, const struct ten
 	if ((error = conv_check("conv_bwd_data", dx, w, dy, cd)) < 0 ||
 	    (error = chunk_images(o, &nb, ts, 2, "conv_bwd_data")) < 0)
 		return error;
+	/* Stride 1 on CPU devices: backward-data is the forward convolution of
+	 * dy with the weights transposed (w[co][ci] read as [ci][co]) and
+	 * flipped (PF_BWD), padded by k - 1 - pad. */
+	if (sp[3] == 0 && s == 1 && cd->kh == cd->kw && cd->pad <= cd->kh - 1) {
+		struct conv_desc fd = { cd->kh, cd->kw, 1, cd->kh - 1 - cd->pad };
+
+		return conv_fwd_cl(o, dx, dy, w, NULL, &fd, (flags & PF_ACC) | PF_BWD, nb,
+				   "conv_bwd_data");
+	}
 	if ((uint64_t)nb * cls > gmax * per_x)
 		nb = (int)(gmax * per_x / cls);
 	if (nb < 1)
@@ -405,12 +416,20 @@ int op_conv_bwd_data(struct op_ctx *o, const struct tensor *dx, const struct ten
 int op_conv_bwd_weight(struct op_ctx *o, const struct tensor *dw, const struct tensor *dy,
 		       const struct tensor *x, const struct conv_desc *cd, unsigned flags)
 {
-	const int32_t *sp = spec_of(o, KERN_CONV_BWD_WEIGHT);
+	/* CPU devices (conv_fwd's profile without shared memory): the
+	 * channels-last kernel over to_cl copies of x and dy. */
+	const int cl = spec_of(o, KERN_CONV_FWD)[3] == 0;
+	const enum kern kb = cl ? KERN_CONV_BWD_WEIGHT_CL : KERN_CONV_BWD_WEIGHT;
+	const int32_t *sp = spec_of(o, kb);
 	const int32_t *ssp = spec_of(o, KERN_SUM_SLICES);
 	const struct tensor *ts[] = { x, dy };
 	const int kk = cd->kh * cd->kw;
 	const uint64_t wlen = (uint64_t)dy->c * x->c * kk;
-	const uint64_t nblocks = (uint64_t)cdiv(dy->c, sp[1]) * cdiv(x->c, sp[2]);
+	const uint32_t c4 = ((uint32_t)x->c + 3) & ~3u, co4 = ((uint32_t)dy->c + 3) & ~3u;
+	const uint64_t ximg = (uint64_t)x->h * x->w * c4, yimg = (uint64_t)dy->h * dy->w * co4;
+	const uint64_t nblocks = cl ? (uint64_t)cdiv(co4 / 4, sp[1]) * cdiv(c4 / 4, sp[2])
+				    : (uint64_t)cdiv(dy->c, sp[1]) * cdiv(x->c, sp[2]);
+	struct tensor xc, yc;
 	const uint64_t gzmax = vk_info(o->vk)->max_groups[2];
 	struct vk_bind b[3], sb[2];
 	struct push_conv pc;
@@ -429,6 +448,22 @@ int op_conv_bwd_weight(struct op_ctx *o, const struct tensor *dw, const struct t
 	spec[1] = sp[1];
 	spec[2] = sp[2];
 	const uint32_t gx = cdiv(nblocks, spec[0]);
+
+	if (cl) {
+		uint64_t lim = (vk_info(o->vk)->max_range - vk_info(o->vk)->offset_align) / 4;
+
+		if (ximg > lim || yimg > lim)
+			return err_set(-E2BIG, "conv_bwd_weight: one channels-last image exceeds a binding");
+		if ((uint64_t)nb * ximg > lim)
+			nb = (int)(lim / ximg);
+		if ((uint64_t)nb * yimg > lim)
+			nb = (int)(lim / yimg);
+		if (nb > x->n)
+			nb = x->n;
+		if ((error = tensor_alloc(&xc, o->scratch, 1, (int)(nb * ximg), 1, 1)) < 0 ||
+		    (error = tensor_alloc(&yc, o->scratch, 1, (int)(nb * yimg), 1, 1)) < 0)
+			return error;
+	}
 
 	conv_label(label, sizeof(label), "conv_bwd_weight", x, dy, cd);
 	for (int n0 = 0; n0 < x->n; n0 += nb) {
@@ -461,7 +496,18 @@ int op_conv_bwd_weight(struct op_ctx *o, const struct tensor *dw, const struct t
 		if ((error = bind_imgs(o, &b[0], &pc.y_off, dy, n0, cnt)) < 0 ||
 		    (error = bind_imgs(o, &b[1], &pc.x_off, x, n0, cnt)) < 0)
 			return error;
-		struct vk_dispatch d = { .kern = KERN_CONV_BWD_WEIGHT, .spec = spec, .binds = b,
+		if (cl) {
+			if ((error = to_cl(o, &b[0], pc.y_off, (uint32_t)dy->ns, &yc, cnt, (uint32_t)dy->c,
+					   (uint32_t)(dy->h * dy->w), co4)) < 0 ||
+			    (error = to_cl(o, &b[1], pc.x_off, (uint32_t)x->ns, &xc, cnt, (uint32_t)x->c,
+					   (uint32_t)(x->h * x->w), c4)) < 0 ||
+			    (error = bind_all(o, &b[0], &pc.y_off, &yc)) < 0 ||
+			    (error = bind_all(o, &b[1], &pc.x_off, &xc)) < 0)
+				return error;
+			if (pc.x_off % 4 || pc.y_off % 4)
+				return err_set(-EINVAL, "conv_bwd_weight: scratch not 16-byte aligned");
+		}
+		struct vk_dispatch d = { .kern = kb, .spec = spec, .binds = b,
 					 .push = &pc, .push_size = sizeof(pc),
 					 .groups = { gx, 1, (uint32_t)(kk * splits) },
 					 .label = label, .flops = flops };
