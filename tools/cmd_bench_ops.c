@@ -231,7 +231,7 @@ static int bench_conv(struct bench *b, int batch, int sweep, double ceiling, dou
 		{ 32, 3, 4 }, { 32, 2, 6 }, { 16, 1, 8 }, { 32, 2, 8 },
 	};
 	static const int32_t wcl_variants[][3] = {
-		{ 64, 2, 1 }, { 64, 1, 2 }, { 64, 1, 1 }, { 64, 2, 2 }, { 32, 2, 1 }, { 128, 2, 1 },
+		{ 256, 1, 2 }, { 256, 2, 1 }, { 128, 2, 1 }, { 128, 1, 2 }, { 64, 2, 1 }, { 128, 1, 1 },
 	};
 	static const int32_t wgt_variants[][3] = {
 		{ 64, 4, 4 }, { 64, 8, 4 }, { 64, 4, 8 }, { 64, 8, 8 }, { 32, 4, 4 }, { 128, 4, 4 },

@@ -170,5 +170,5 @@ const struct kern_info kernels[KERN_COUNT] = {
 	[KERN_CONV_FWD_CL] = { "conv_fwd_cl", conv_fwd_cl_spv, sizeof(conv_fwd_cl_spv), 4, sizeof(struct push_conv), 3,
 		{64, 2, 4}, {64, 2, 4} },
 	[KERN_CONV_BWD_WEIGHT_CL] = { "conv_bwd_weight_cl", conv_bwd_weight_cl_spv, sizeof(conv_bwd_weight_cl_spv), 3, sizeof(struct push_conv), 3,
-		{64, 2, 1}, {64, 2, 1} },
+		{256, 1, 2}, {256, 1, 2} },
 };
