@@ -12,9 +12,6 @@
 // apart, so lanes of a work group load adjacent pixels; the output-channel
 // block is work group y.  Per tap, the address and padding mask of each
 // pixel are computed once.  Epilogue as in conv_fwd.comp.
-//
-// With PF_BWD the same kernel computes backward-data of a stride-1
-// convolution: x = dy, y = dx, weights transposed and flipped.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "common/common.glsl"
@@ -71,9 +68,7 @@ void main()
 				a[j] = ok ? xb[j] + (iy * p.w + ix) * nc4 : xo;
 				m[j] = ok ? 1.0 : 0.0;
 			}
-			// PF_BWD (backward-data as a forward conv): taps flipped,
-			// and wc is w[co][tap][ci4] (to_cl per output channel)
-			const int tap = (p.flags & PF_BWD) != 0 ? kk - 1 - (ky * p.kw + kx) : ky * p.kw + kx;
+			const int tap = ky * p.kw + kx;
 			for (int c4 = 0; c4 < nc4; c4++) {
 				vec4 xv[TN];
 				for (int j = 0; j < TN; j++)

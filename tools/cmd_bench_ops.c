@@ -227,8 +227,8 @@ static int bench_conv(struct bench *b, int batch, int sweep, double ceiling, dou
 		{ 64, 4, 8, 0, 16 }, { 32, 8, 4, 0, 16 }, { 128, 8, 4, 0, 16 }, { 64, 16, 4, 0, 16 },
 	};
 	static const int32_t cl_variants[][3] = {
-		{ 32, 2, 4 }, { 32, 1, 8 }, { 16, 2, 4 }, { 64, 2, 4 }, { 8, 2, 4 }, { 32, 1, 4 },
-		{ 32, 3, 4 }, { 32, 2, 6 }, { 16, 1, 8 }, { 32, 2, 8 },
+		{ 64, 2, 4 }, { 32, 2, 4 }, { 32, 2, 6 }, { 64, 2, 6 }, { 32, 3, 4 }, { 16, 2, 4 },
+		{ 32, 1, 8 }, { 32, 1, 4 }, { 32, 2, 8 },
 	};
 	static const int32_t wcl_variants[][3] = {
 		{ 256, 1, 2 }, { 256, 2, 1 }, { 128, 2, 1 }, { 128, 1, 2 }, { 64, 2, 1 }, { 128, 1, 1 },
@@ -260,7 +260,7 @@ static int bench_conv(struct bench *b, int batch, int sweep, double ceiling, dou
 		for (a.pass = 0; a.pass < 3; a.pass++) {
 			enum kern k = a.pass == 0 ? KERN_CONV_FWD : a.pass == 1 ? KERN_CONV_BWD_DATA
 									      : KERN_CONV_BWD_WEIGHT;
-			const int cl = a.pass != 1 && !vk_info(b->vk)->gpu_tiles;
+			const int cl = !vk_info(b->vk)->gpu_tiles;
 			size_t nv = a.pass == 2 ? (cl ? sizeof(wcl_variants) / sizeof(wcl_variants[0])
 						      : sizeof(wgt_variants) / sizeof(wgt_variants[0]))
 				    : cl ? sizeof(cl_variants) / sizeof(cl_variants[0])
@@ -281,7 +281,8 @@ static int bench_conv(struct bench *b, int batch, int sweep, double ceiling, dou
 			if (g / local < *worst_share)
 				*worst_share = g / local;
 			if (cl)
-				k = a.pass == 0 ? KERN_CONV_FWD_CL : KERN_CONV_BWD_WEIGHT_CL;
+				k = a.pass == 0 ? KERN_CONV_FWD_CL : a.pass == 1 ? KERN_CONV_BWD_DATA_CL
+									   : KERN_CONV_BWD_WEIGHT_CL;
 			for (size_t v = 0; sweep && v < nv; v++) {
 				const int32_t *sp = a.pass == 2 ? (cl ? wcl_variants[v] : wgt_variants[v])
 						    : cl ? cl_variants[v] : fwd_variants[v];

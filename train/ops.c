@@ -273,12 +273,16 @@ static int conv_fwd_cl(struct op_ctx *o, const struct tensor *y, const struct te
 		return err_set(-E2BIG, "conv_fwd: image too large for one dispatch");
 	if (nb > x->n)
 		nb = x->n;
-	if ((error = tensor_alloc(&wc, o->scratch, 1, (int)(x->c * kk * co4), 1, 1)) < 0 ||
+	/* wc has c4 (not ci) rows of taps: the kernel walks the zero-padded
+	 * input channels of xc, so the padding rows must be zeros too. */
+	if ((error = tensor_alloc(&wc, o->scratch, 1, (int)(c4 * kk * co4), 1, 1)) < 0 ||
 	    (error = tensor_alloc(&xc, o->scratch, 1, (int)(nb * ximg), 1, 1)) < 0 ||
+	    (c4 != (uint32_t)x->c &&
+	     (error = op_fill(o, &(struct tensor){ .mem = wc.mem, .off = (uint64_t)x->c * kk * co4,
+						    .n = 1, .c = (int)((c4 - x->c) * kk * co4), .h = 1, .w = 1,
+						    .ns = (c4 - x->c) * kk * co4 }, 0.0f)) < 0) ||
 	    (error = bind_all(o, &b[0], &pc.w_off, w)) < 0 ||
-	    (error = (flags & PF_BWD)
-		     ? to_cl(o, &b[0], pc.w_off, (uint32_t)(y->c * kk), &wc, x->c, (uint32_t)y->c, kk, co4)
-		     : to_cl(o, &b[0], pc.w_off, 0, &wc, 1, (uint32_t)y->c, (uint32_t)x->c * kk, co4)) < 0)
+	    (error = to_cl(o, &b[0], pc.w_off, 0, &wc, 1, (uint32_t)y->c, (uint32_t)x->c * kk, co4)) < 0)
 		return error;
 	conv_label(label, sizeof(label), op, x, y, cd);
 	for (int n0 = 0; n0 < x->n; n0 += nb) {
@@ -358,6 +362,77 @@ int op_conv_fwd(struct op_ctx *o, const struct tensor *y, const struct tensor *x
 	return 0;
 }
 
+/*
+ * conv_bwd_data on CPU devices: channels-last copies of the weights
+ * (w[co][ci][tap] -> wc[co4][tap][ci4], padding rows zero) and of each chunk
+ * of dy, then conv_bwd_data_cl.comp (parity classes, vec4 loads only).
+ */
+static int conv_bwd_data_cl(struct op_ctx *o, const struct tensor *dx, const struct tensor *dy,
+			    const struct tensor *w, const struct conv_desc *cd, unsigned flags,
+			    int nb)
+{
+	const int32_t *sp = spec_of(o, KERN_CONV_BWD_DATA_CL);
+	const int s = cd->stride;
+	const uint32_t c4 = ((uint32_t)dx->c + 3) & ~3u, co4 = ((uint32_t)dy->c + 3) & ~3u;
+	const uint32_t kk = (uint32_t)(cd->kh * cd->kw), ohw = (uint32_t)(dy->h * dy->w);
+	const uint64_t cls = (uint64_t)((dx->h + s - 1) / s) * ((dx->w + s - 1) / s);
+	const uint64_t yimg = (uint64_t)ohw * co4;
+	const struct vk_info *in = vk_info(o->vk);
+	const uint64_t lim = (in->max_range - in->offset_align) / 4;
+	const uint64_t per_x = (uint64_t)sp[0] * sp[2];
+	struct tensor wc, yc;
+	struct vk_bind b[3];
+	struct push_conv pc;
+	uint32_t w_off;
+	char label[96];
+	int error;
+
+	if (yimg > lim)
+		return err_set(-E2BIG, "conv_bwd_data: one channels-last image exceeds a binding");
+	if ((uint64_t)nb * yimg > lim)
+		nb = (int)(lim / yimg);
+	if ((uint64_t)nb * cls > in->max_groups[0] * per_x)
+		nb = (int)(in->max_groups[0] * per_x / cls);
+	if (nb < 1)
+		return err_set(-E2BIG, "conv_bwd_data: image too large for one dispatch");
+	if ((uint64_t)s * s > in->max_groups[2])
+		return err_set(-EINVAL, "conv_bwd_data: stride %d too large", s);
+	if (nb > dx->n)
+		nb = dx->n;
+	if ((error = tensor_alloc(&wc, o->scratch, 1, (int)(co4 * kk * c4), 1, 1)) < 0 ||
+	    (error = tensor_alloc(&yc, o->scratch, 1, (int)(nb * yimg), 1, 1)) < 0 ||
+	    (co4 != (uint32_t)dy->c &&
+	     (error = op_fill(o, &(struct tensor){ .mem = wc.mem, .off = (uint64_t)dy->c * kk * c4,
+						    .n = 1, .c = (int)((co4 - dy->c) * kk * c4), .h = 1, .w = 1,
+						    .ns = (co4 - dy->c) * kk * c4 }, 0.0f)) < 0) ||
+	    (error = bind_all(o, &b[0], &w_off, w)) < 0 ||
+	    (error = to_cl(o, &b[0], w_off, (uint32_t)dx->c * kk, &wc, dy->c, (uint32_t)dx->c, kk, c4)) < 0)
+		return error;
+	conv_label(label, sizeof(label), "conv_bwd_data", dx, dy, cd);
+	for (int n0 = 0; n0 < dx->n; n0 += nb) {
+		int cnt = dx->n - n0 < nb ? dx->n - n0 : nb;
+		uint32_t y_off;
+
+		if ((error = bind_imgs(o, &b[0], &y_off, dy, n0, cnt)) < 0 ||
+		    (error = to_cl(o, &b[0], y_off, (uint32_t)dy->ns, &yc, cnt, (uint32_t)dy->c, ohw, co4)) < 0)
+			return error;
+		conv_push(&pc, cnt, dx, dy, cd);
+		pc.flags = flags;
+		if ((error = bind_all(o, &b[0], &pc.y_off, &yc)) < 0 ||
+		    (error = bind_all(o, &b[1], &pc.w_off, &wc)) < 0 ||
+		    (error = bind_imgs(o, &b[2], &pc.x_off, dx, n0, cnt)) < 0)
+			return error;
+		if (pc.y_off % 4 || pc.w_off % 4)
+			return err_set(-EINVAL, "conv_bwd_data: scratch not 16-byte aligned");
+		double flops = 2.0 * cnt * ohw * dy->c * dx->c * kk;
+
+		if ((error = dispatch(o, KERN_CONV_BWD_DATA_CL, b, &pc, sizeof(pc), cdiv(cnt * cls, per_x),
+				      cdiv(c4 / 4, sp[1]), (uint32_t)(s * s), label, flops, 0)) < 0)
+			return error;
+	}
+	return 0;
+}
+
 int op_conv_bwd_data(struct op_ctx *o, const struct tensor *dx, const struct tensor *dy,
 		     const struct tensor *w, const struct conv_desc *cd, unsigned flags)
 {
@@ -376,15 +451,8 @@ int op_conv_bwd_data(struct op_ctx *o, const struct tensor *dx, const struct ten
 	if ((error = conv_check("conv_bwd_data", dx, w, dy, cd)) < 0 ||
 	    (error = chunk_images(o, &nb, ts, 2, "conv_bwd_data")) < 0)
 		return error;
-	/* Stride 1 on CPU devices: backward-data is the forward convolution of
-	 * dy with the weights transposed (w[co][ci] read as [ci][co]) and
-	 * flipped (PF_BWD), padded by k - 1 - pad. */
-	if (sp[3] == 0 && s == 1 && cd->kh == cd->kw && cd->pad <= cd->kh - 1) {
-		struct conv_desc fd = { cd->kh, cd->kw, 1, cd->kh - 1 - cd->pad };
-
-		return conv_fwd_cl(o, dx, dy, w, NULL, &fd, (flags & PF_ACC) | PF_BWD, nb,
-				   "conv_bwd_data");
-	}
+	if (sp[3] == 0) /* register-blocked profile */
+		return conv_bwd_data_cl(o, dx, dy, w, cd, flags & PF_ACC, nb);
 	if ((uint64_t)nb * cls > gmax * per_x)
 		nb = (int)(gmax * per_x / cls);
 	if (nb < 1)

@@ -19,7 +19,7 @@ enum push_flags {
 	PF_SILU = 1 << 3,   /* apply SiLU after the affine part / differentiate through it */
 	PF_EVAL = 1 << 4,   /* batch norm: running statistics instead of batch statistics */
 	PF_BCAST = 1 << 5,  /* copy: source is a single element */
-	PF_BWD = 1 << 6,    /* pool_mean, upsample, mse: the backward direction; conv_fwd_cl: backward-data */
+	PF_BWD = 1 << 6,    /* pool_mean, upsample, mse: the backward direction */
 	PF_FOLD = 1 << 7,   /* bn_final: write conv-epilogue scale/shift from running stats */
 	PF_ZERO_GRAD = 1 << 8, /* sgd/adamw: zero the gradient after using it */
 };
