@@ -296,7 +296,7 @@ static int bench_conv(struct bench *b, int batch, int sweep, double ceiling, dou
 			b->o.spec[k] = NULL;
 		}
 	}
-	printf("slowest conv pass: %.0f%% of the SGEMM ceiling\n\n", 100 * *worst_share);
+	printf("slowest conv pass: %.0f%% of the SGEMM timed with it\n\n", 100 * *worst_share);
 	return 0;
 }
 
