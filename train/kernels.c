@@ -102,8 +102,26 @@ static const uint32_t mse_spv[] =
 #include "mse.comp.spv.inc"
 ;
 
+static const uint32_t to_cl_spv[] =
+#include "to_cl.comp.spv.inc"
+;
+
+static const uint32_t conv_fwd_cl_spv[] =
+#include "conv_fwd_cl.comp.spv.inc"
+;
+
+static const uint32_t conv_bwd_data_cl_spv[] =
+#include "conv_bwd_data_cl.comp.spv.inc"
+;
+
+static const uint32_t conv_bwd_weight_cl_spv[] =
+#include "conv_bwd_weight_cl.comp.spv.inc"
+;
+
 /* Spec constants: gemm {WGX, WGY, RM, RN, SHMEM, BK}; conv_fwd/bwd_data
- * {WG, TM, TN, SHMEM, CK}; conv_bwd_weight {WG, TM, TN}; others {WG}. */
+ * {WG, TM, TN, SHMEM, CK}; conv_bwd_weight {WG, TM, TN}; conv_fwd_cl {WG, TM4, TN}
+ * (used instead of conv_fwd when conv_fwd's SHMEM is 0), conv_bwd_data_cl likewise;
+ * conv_bwd_weight_cl {WG, TM4, TN4} (likewise); others {WG}. */
 const struct kern_info kernels[KERN_COUNT] = {
 	[KERN_GEMM] = { "gemm", gemm_spv, sizeof(gemm_spv), 3, sizeof(struct push_gemm), 6,
 		{8, 8, 2, 2, 0, 16}, {16, 16, 1, 1, 1, 16} },
@@ -151,4 +169,12 @@ const struct kern_info kernels[KERN_COUNT] = {
 		{64}, {256} },
 	[KERN_MSE] = { "mse", mse_spv, sizeof(mse_spv), 3, sizeof(struct push_mse), 1,
 		{128}, {128} },
+	[KERN_TO_CL] = { "to_cl", to_cl_spv, sizeof(to_cl_spv), 2, sizeof(struct push_cl), 1,
+		{64}, {256} },
+	[KERN_CONV_FWD_CL] = { "conv_fwd_cl", conv_fwd_cl_spv, sizeof(conv_fwd_cl_spv), 4, sizeof(struct push_conv), 3,
+		{64, 2, 4}, {64, 2, 4} },
+	[KERN_CONV_BWD_WEIGHT_CL] = { "conv_bwd_weight_cl", conv_bwd_weight_cl_spv, sizeof(conv_bwd_weight_cl_spv), 3, sizeof(struct push_conv), 3,
+		{256, 1, 2}, {256, 1, 2} },
+	[KERN_CONV_BWD_DATA_CL] = { "conv_bwd_data_cl", conv_bwd_data_cl_spv, sizeof(conv_bwd_data_cl_spv), 3, sizeof(struct push_conv), 3,
+		{32, 2, 6}, {32, 2, 6} },
 };

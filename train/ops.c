@@ -220,6 +220,96 @@ static void conv_label(char *buf, size_t sz, const char *op, const struct tensor
 		 x->h, x->w);
 }
 
+/* Record to_cl.comp: images [0, n) of src (c x hw each, batch stride src_ns)
+ * to channels-last dst (hw x c4 each, batch stride hw * c4). */
+static int to_cl(struct op_ctx *o, struct vk_bind *src, uint32_t src_off, uint32_t src_ns,
+		 const struct tensor *dst, int n, uint32_t c, uint32_t hw, uint32_t c4)
+{
+	const int32_t *sp = spec_of(o, KERN_TO_CL);
+	struct push_cl pc = { c, hw, c4, src_off, src_ns, 0, hw * c4 };
+	struct vk_bind b[2] = { *src };
+	int error;
+
+	if ((error = bind_all(o, &b[1], &pc.dst_off, dst)) < 0)
+		return error;
+	if (pc.dst_off % 4)
+		return err_set(-EINVAL, "to_cl: destination not 16-byte aligned");
+	return dispatch(o, KERN_TO_CL, b, &pc, sizeof(pc),
+			min_u32(cdiv((uint64_t)hw * c4 / 4, sp[0]), EW_MAX_GROUPS), (uint32_t)n, 1,
+			"to_cl", 0, 8.0 * n * hw * c4);
+}
+
+/*
+ * conv_fwd on CPU devices: channels-last copies of the weights and of each
+ * chunk of input images go to the scratch arena (one buffer reused by every
+ * chunk: the barrier after each dispatch orders the reuse), then
+ * conv_fwd_cl.comp loads only vec4s.  The copies cost a few percent of the
+ * convolution; see conv_fwd_cl.comp for why they pay off.
+ */
+static int conv_fwd_cl(struct op_ctx *o, const struct tensor *y, const struct tensor *x,
+		       const struct tensor *w, const struct tensor *aux, const struct conv_desc *cd,
+		       unsigned flags, int nb, const char *op)
+{
+	const int32_t *sp = spec_of(o, KERN_CONV_FWD_CL);
+	const uint32_t c4 = ((uint32_t)x->c + 3) & ~3u, co4 = ((uint32_t)y->c + 3) & ~3u;
+	const uint32_t kk = (uint32_t)(cd->kh * cd->kw), hw = (uint32_t)(x->h * x->w);
+	const uint64_t ohw = (uint64_t)y->h * y->w, ximg = (uint64_t)hw * c4;
+	const struct vk_info *in = vk_info(o->vk);
+	const uint64_t lim = (in->max_range - in->offset_align) / 4;
+	const uint64_t per_x = (uint64_t)sp[0] * sp[2];
+	struct tensor wc, xc;
+	struct vk_bind b[4];
+	struct push_conv pc;
+	char label[96];
+	int error;
+
+	if (ximg > lim)
+		return err_set(-E2BIG, "conv_fwd: one channels-last image exceeds a binding");
+	if ((uint64_t)nb * ximg > lim)
+		nb = (int)(lim / ximg);
+	if ((uint64_t)nb * ohw > in->max_groups[0] * per_x)
+		nb = (int)(in->max_groups[0] * per_x / ohw);
+	if (nb < 1)
+		return err_set(-E2BIG, "conv_fwd: image too large for one dispatch");
+	if (nb > x->n)
+		nb = x->n;
+	/* wc has c4 (not ci) rows of taps: the kernel walks the zero-padded
+	 * input channels of xc, so the padding rows must be zeros too. */
+	if ((error = tensor_alloc(&wc, o->scratch, 1, (int)(c4 * kk * co4), 1, 1)) < 0 ||
+	    (error = tensor_alloc(&xc, o->scratch, 1, (int)(nb * ximg), 1, 1)) < 0 ||
+	    (c4 != (uint32_t)x->c &&
+	     (error = op_fill(o, &(struct tensor){ .mem = wc.mem, .off = (uint64_t)x->c * kk * co4,
+						    .n = 1, .c = (int)((c4 - x->c) * kk * co4), .h = 1, .w = 1,
+						    .ns = (c4 - x->c) * kk * co4 }, 0.0f)) < 0) ||
+	    (error = bind_all(o, &b[0], &pc.w_off, w)) < 0 ||
+	    (error = to_cl(o, &b[0], pc.w_off, 0, &wc, 1, (uint32_t)y->c, (uint32_t)x->c * kk, co4)) < 0)
+		return error;
+	conv_label(label, sizeof(label), op, x, y, cd);
+	for (int n0 = 0; n0 < x->n; n0 += nb) {
+		int cnt = x->n - n0 < nb ? x->n - n0 : nb;
+		uint32_t x_off;
+
+		if ((error = bind_imgs(o, &b[0], &x_off, x, n0, cnt)) < 0 ||
+		    (error = to_cl(o, &b[0], x_off, (uint32_t)x->ns, &xc, cnt, (uint32_t)x->c, hw, c4)) < 0)
+			return error;
+		conv_push(&pc, cnt, x, y, cd);
+		pc.flags = flags;
+		if ((error = bind_all(o, &b[0], &pc.x_off, &xc)) < 0 ||
+		    (error = bind_all(o, &b[1], &pc.w_off, &wc)) < 0 ||
+		    (error = bind_imgs(o, &b[2], &pc.y_off, y, n0, cnt)) < 0 ||
+		    (error = aux ? bind_all(o, &b[3], &pc.b_off, aux) : bind_all(o, &b[3], &pc.b_off, w)) < 0)
+			return error;
+		if (pc.x_off % 4 || pc.w_off % 4)
+			return err_set(-EINVAL, "conv_fwd: scratch not 16-byte aligned");
+		double flops = 2.0 * cnt * ohw * y->c * x->c * kk;
+
+		if ((error = dispatch(o, KERN_CONV_FWD_CL, b, &pc, sizeof(pc), cdiv(cnt * ohw, per_x),
+				      cdiv(co4 / 4, sp[1]), 1, label, flops, 0)) < 0)
+			return error;
+	}
+	return 0;
+}
+
 int op_conv_fwd(struct op_ctx *o, const struct tensor *y, const struct tensor *x,
 		const struct tensor *w, const struct tensor *aux, const struct conv_desc *cd,
 		unsigned flags)
@@ -239,6 +329,8 @@ int op_conv_fwd(struct op_ctx *o, const struct tensor *y, const struct tensor *x
 		return err_set(-EINVAL, "conv_fwd: bias/affine vector missing or short");
 	if ((error = chunk_images(o, &nb, ts, 2, "conv_fwd")) < 0)
 		return error;
+	if (sp[3] == 0) /* register-blocked profile */
+		return conv_fwd_cl(o, y, x, w, aux, cd, flags, nb, "conv_fwd");
 	/* Keep the pixel work groups within the dimension limit. */
 	uint64_t per_x = (uint64_t)sp[0] * sp[2];
 	uint64_t gmax = vk_info(o->vk)->max_groups[0];
@@ -270,6 +362,77 @@ int op_conv_fwd(struct op_ctx *o, const struct tensor *y, const struct tensor *x
 	return 0;
 }
 
+/*
+ * conv_bwd_data on CPU devices: channels-last copies of the weights
+ * (w[co][ci][tap] -> wc[co4][tap][ci4], padding rows zero) and of each chunk
+ * of dy, then conv_bwd_data_cl.comp (parity classes, vec4 loads only).
+ */
+static int conv_bwd_data_cl(struct op_ctx *o, const struct tensor *dx, const struct tensor *dy,
+			    const struct tensor *w, const struct conv_desc *cd, unsigned flags,
+			    int nb)
+{
+	const int32_t *sp = spec_of(o, KERN_CONV_BWD_DATA_CL);
+	const int s = cd->stride;
+	const uint32_t c4 = ((uint32_t)dx->c + 3) & ~3u, co4 = ((uint32_t)dy->c + 3) & ~3u;
+	const uint32_t kk = (uint32_t)(cd->kh * cd->kw), ohw = (uint32_t)(dy->h * dy->w);
+	const uint64_t cls = (uint64_t)((dx->h + s - 1) / s) * ((dx->w + s - 1) / s);
+	const uint64_t yimg = (uint64_t)ohw * co4;
+	const struct vk_info *in = vk_info(o->vk);
+	const uint64_t lim = (in->max_range - in->offset_align) / 4;
+	const uint64_t per_x = (uint64_t)sp[0] * sp[2];
+	struct tensor wc, yc;
+	struct vk_bind b[3];
+	struct push_conv pc;
+	uint32_t w_off;
+	char label[96];
+	int error;
+
+	if (yimg > lim)
+		return err_set(-E2BIG, "conv_bwd_data: one channels-last image exceeds a binding");
+	if ((uint64_t)nb * yimg > lim)
+		nb = (int)(lim / yimg);
+	if ((uint64_t)nb * cls > in->max_groups[0] * per_x)
+		nb = (int)(in->max_groups[0] * per_x / cls);
+	if (nb < 1)
+		return err_set(-E2BIG, "conv_bwd_data: image too large for one dispatch");
+	if ((uint64_t)s * s > in->max_groups[2])
+		return err_set(-EINVAL, "conv_bwd_data: stride %d too large", s);
+	if (nb > dx->n)
+		nb = dx->n;
+	if ((error = tensor_alloc(&wc, o->scratch, 1, (int)(co4 * kk * c4), 1, 1)) < 0 ||
+	    (error = tensor_alloc(&yc, o->scratch, 1, (int)(nb * yimg), 1, 1)) < 0 ||
+	    (co4 != (uint32_t)dy->c &&
+	     (error = op_fill(o, &(struct tensor){ .mem = wc.mem, .off = (uint64_t)dy->c * kk * c4,
+						    .n = 1, .c = (int)((co4 - dy->c) * kk * c4), .h = 1, .w = 1,
+						    .ns = (co4 - dy->c) * kk * c4 }, 0.0f)) < 0) ||
+	    (error = bind_all(o, &b[0], &w_off, w)) < 0 ||
+	    (error = to_cl(o, &b[0], w_off, (uint32_t)dx->c * kk, &wc, dy->c, (uint32_t)dx->c, kk, c4)) < 0)
+		return error;
+	conv_label(label, sizeof(label), "conv_bwd_data", dx, dy, cd);
+	for (int n0 = 0; n0 < dx->n; n0 += nb) {
+		int cnt = dx->n - n0 < nb ? dx->n - n0 : nb;
+		uint32_t y_off;
+
+		if ((error = bind_imgs(o, &b[0], &y_off, dy, n0, cnt)) < 0 ||
+		    (error = to_cl(o, &b[0], y_off, (uint32_t)dy->ns, &yc, cnt, (uint32_t)dy->c, ohw, co4)) < 0)
+			return error;
+		conv_push(&pc, cnt, dx, dy, cd);
+		pc.flags = flags;
+		if ((error = bind_all(o, &b[0], &pc.y_off, &yc)) < 0 ||
+		    (error = bind_all(o, &b[1], &pc.w_off, &wc)) < 0 ||
+		    (error = bind_imgs(o, &b[2], &pc.x_off, dx, n0, cnt)) < 0)
+			return error;
+		if (pc.y_off % 4 || pc.w_off % 4)
+			return err_set(-EINVAL, "conv_bwd_data: scratch not 16-byte aligned");
+		double flops = 2.0 * cnt * ohw * dy->c * dx->c * kk;
+
+		if ((error = dispatch(o, KERN_CONV_BWD_DATA_CL, b, &pc, sizeof(pc), cdiv(cnt * cls, per_x),
+				      cdiv(c4 / 4, sp[1]), (uint32_t)(s * s), label, flops, 0)) < 0)
+			return error;
+	}
+	return 0;
+}
+
 int op_conv_bwd_data(struct op_ctx *o, const struct tensor *dx, const struct tensor *dy,
 		     const struct tensor *w, const struct conv_desc *cd, unsigned flags)
 {
@@ -288,6 +451,8 @@ int op_conv_bwd_data(struct op_ctx *o, const struct tensor *dx, const struct ten
 	if ((error = conv_check("conv_bwd_data", dx, w, dy, cd)) < 0 ||
 	    (error = chunk_images(o, &nb, ts, 2, "conv_bwd_data")) < 0)
 		return error;
+	if (sp[3] == 0) /* register-blocked profile */
+		return conv_bwd_data_cl(o, dx, dy, w, cd, flags & PF_ACC, nb);
 	if ((uint64_t)nb * cls > gmax * per_x)
 		nb = (int)(gmax * per_x / cls);
 	if (nb < 1)
@@ -319,12 +484,20 @@ int op_conv_bwd_data(struct op_ctx *o, const struct tensor *dx, const struct ten
 int op_conv_bwd_weight(struct op_ctx *o, const struct tensor *dw, const struct tensor *dy,
 		       const struct tensor *x, const struct conv_desc *cd, unsigned flags)
 {
-	const int32_t *sp = spec_of(o, KERN_CONV_BWD_WEIGHT);
+	/* CPU devices (conv_fwd's profile without shared memory): the
+	 * channels-last kernel over to_cl copies of x and dy. */
+	const int cl = spec_of(o, KERN_CONV_FWD)[3] == 0;
+	const enum kern kb = cl ? KERN_CONV_BWD_WEIGHT_CL : KERN_CONV_BWD_WEIGHT;
+	const int32_t *sp = spec_of(o, kb);
 	const int32_t *ssp = spec_of(o, KERN_SUM_SLICES);
 	const struct tensor *ts[] = { x, dy };
 	const int kk = cd->kh * cd->kw;
 	const uint64_t wlen = (uint64_t)dy->c * x->c * kk;
-	const uint64_t nblocks = (uint64_t)cdiv(dy->c, sp[1]) * cdiv(x->c, sp[2]);
+	const uint32_t c4 = ((uint32_t)x->c + 3) & ~3u, co4 = ((uint32_t)dy->c + 3) & ~3u;
+	const uint64_t ximg = (uint64_t)x->h * x->w * c4, yimg = (uint64_t)dy->h * dy->w * co4;
+	const uint64_t nblocks = cl ? (uint64_t)cdiv(co4 / 4, sp[1]) * cdiv(c4 / 4, sp[2])
+				    : (uint64_t)cdiv(dy->c, sp[1]) * cdiv(x->c, sp[2]);
+	struct tensor xc, yc;
 	const uint64_t gzmax = vk_info(o->vk)->max_groups[2];
 	struct vk_bind b[3], sb[2];
 	struct push_conv pc;
@@ -343,6 +516,22 @@ int op_conv_bwd_weight(struct op_ctx *o, const struct tensor *dw, const struct t
 	spec[1] = sp[1];
 	spec[2] = sp[2];
 	const uint32_t gx = cdiv(nblocks, spec[0]);
+
+	if (cl) {
+		uint64_t lim = (vk_info(o->vk)->max_range - vk_info(o->vk)->offset_align) / 4;
+
+		if (ximg > lim || yimg > lim)
+			return err_set(-E2BIG, "conv_bwd_weight: one channels-last image exceeds a binding");
+		if ((uint64_t)nb * ximg > lim)
+			nb = (int)(lim / ximg);
+		if ((uint64_t)nb * yimg > lim)
+			nb = (int)(lim / yimg);
+		if (nb > x->n)
+			nb = x->n;
+		if ((error = tensor_alloc(&xc, o->scratch, 1, (int)(nb * ximg), 1, 1)) < 0 ||
+		    (error = tensor_alloc(&yc, o->scratch, 1, (int)(nb * yimg), 1, 1)) < 0)
+			return error;
+	}
 
 	conv_label(label, sizeof(label), "conv_bwd_weight", x, dy, cd);
 	for (int n0 = 0; n0 < x->n; n0 += nb) {
@@ -375,7 +564,18 @@ int op_conv_bwd_weight(struct op_ctx *o, const struct tensor *dw, const struct t
 		if ((error = bind_imgs(o, &b[0], &pc.y_off, dy, n0, cnt)) < 0 ||
 		    (error = bind_imgs(o, &b[1], &pc.x_off, x, n0, cnt)) < 0)
 			return error;
-		struct vk_dispatch d = { .kern = KERN_CONV_BWD_WEIGHT, .spec = spec, .binds = b,
+		if (cl) {
+			if ((error = to_cl(o, &b[0], pc.y_off, (uint32_t)dy->ns, &yc, cnt, (uint32_t)dy->c,
+					   (uint32_t)(dy->h * dy->w), co4)) < 0 ||
+			    (error = to_cl(o, &b[1], pc.x_off, (uint32_t)x->ns, &xc, cnt, (uint32_t)x->c,
+					   (uint32_t)(x->h * x->w), c4)) < 0 ||
+			    (error = bind_all(o, &b[0], &pc.y_off, &yc)) < 0 ||
+			    (error = bind_all(o, &b[1], &pc.x_off, &xc)) < 0)
+				return error;
+			if (pc.x_off % 4 || pc.y_off % 4)
+				return err_set(-EINVAL, "conv_bwd_weight: scratch not 16-byte aligned");
+		}
+		struct vk_dispatch d = { .kern = kb, .spec = spec, .binds = b,
 					 .push = &pc, .push_size = sizeof(pc),
 					 .groups = { gx, 1, (uint32_t)(kk * splits) },
 					 .label = label, .flops = flops };

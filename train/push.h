@@ -47,6 +47,15 @@ struct push_conv {
 };
 _Static_assert(sizeof(struct push_conv) <= 128, "push_conv exceeds 128 bytes");
 
+/* to_cl.comp: dst[img][q][c4] = src[img][c][q], zero-padded to c4 (a multiple of
+ * 4) channels; bindings 0 src, 1 dst.  dst_off, dst_ns multiples of 4. */
+struct push_cl {
+	uint32_t c, hw, c4;
+	uint32_t src_off, src_ns;
+	uint32_t dst_off, dst_ns;
+};
+_Static_assert(sizeof(struct push_cl) <= 128, "push_cl exceeds 128 bytes");
+
 /* gemm.comp: c[m][n] (+)= sum_k a[k][m] * b[k][n]; bindings 0 a, 1 b, 2 c.  m, n multiples of 4. */
 struct push_gemm {
 	int32_t m, n, k;
