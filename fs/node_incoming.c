@@ -13,8 +13,9 @@
  * next INCOMING_GHOSTS ingests, so a tool that sets times or mode on the
  * path after closing it (rsync, cp -p) succeeds.
  *
- * Group commit.  Closing a file queues its spool (with a "<spool>.name"
- * marker holding its name, so a daemon killed right after the close
+ * Group commit.  Closing a file queues its spool (with its name in the
+ * spool's "user.dsfs.name" extended attribute, or a "<spool>.name" file
+ * where xattrs are not supported, so a daemon killed right after the close
  * re-ingests it at the next mount) and returns; an ingester thread takes
  * whatever is queued and ingests it as one group (core/ingest_batch: two
  * syncfs calls and one catalog transaction per group instead of two fsyncs
@@ -33,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "core/ingest.h"
@@ -167,16 +169,45 @@ static int is_rsync_temp(const char *name)
 	return 1;
 }
 
-static int write_marker(const char *spool_path, const char *name)
+#define NAME_XATTR "user.dsfs.name"
+
+/*
+ * Remember a closed upload's name beside its bytes.  An extended attribute
+ * on the spool costs no inode (a marker file per upload made ext4's inode
+ * allocator crawl over the ones just deleted); a file is the fallback.
+ */
+static int write_marker(int spool_fd, const char *spool_path, const char *name)
 {
 	char path[PATH_MAX + 8];
 	FILE *f;
 
+	if (fsetxattr(spool_fd, NAME_XATTR, name, strlen(name), 0) == 0)
+		return 0;
+	if (errno != ENOTSUP && errno != EOPNOTSUPP)
+		return err_set(-errno, "incoming: cannot mark %s: %s", spool_path, strerror(errno));
 	snprintf(path, sizeof(path), "%s.name", spool_path);
 	if (!(f = fopen(path, "we")))
 		return err_set(-errno, "incoming: cannot write %s: %s", path, strerror(errno));
 	fputs(name, f);
 	return fclose(f) == 0 ? 0 : err_set(-EIO, "incoming: cannot write %s", path);
+}
+
+/* The name a spool was closed under ("" if it never was). */
+static void read_marker(char name[CATALOG_NAME_MAX], const char *spool_path)
+{
+	char path[PATH_MAX + 8];
+	ssize_t n = getxattr(spool_path, NAME_XATTR, name, CATALOG_NAME_MAX - 1);
+	FILE *f;
+
+	name[n > 0 ? n : 0] = '\0';
+	if (n > 0)
+		return;
+	snprintf(path, sizeof(path), "%s.name", spool_path);
+	if ((f = fopen(path, "re"))) {
+		if (!fgets(name, CATALOG_NAME_MAX, f))
+			name[0] = '\0';
+		fclose(f);
+	}
 }
 
 /* Caller holds in->lock. */
@@ -218,7 +249,7 @@ static int ingest_now(struct fs *fs, struct spool *s, const char *name)
 	if (have_hash)
 		blob_hasher_digest(s->hasher, &id);
 	pthread_mutex_unlock(&s->mu);
-	if ((error = write_marker(s->path, name)) < 0) {
+	if ((error = write_marker(s->fd, s->path, name)) < 0) {
 		LOG_E("%s", err_last());
 		return error;
 	}
@@ -262,10 +293,18 @@ static void ingest_group(struct fs *fs, struct queued *q, size_t n)
 			LOG_E("incoming: %s: %s (kept for the next mount)", it->name, err_msg(it->error));
 			continue;
 		}
-		if (it->res.status == INGEST_ADDED)
+		if (it->res.status == INGEST_ADDED) {
+			struct blob_id id;
+			char blob[PATH_MAX];
+
 			LOG_I("incoming: %s ingested as %s.%s", it->name, it->res.img.id, it->res.img.ext);
+			/* The spool is the blob now: the upload's name goes (it is in the catalog). */
+			if (blob_id_parse(&id, it->res.img.id) == 0 &&
+			    blob_path(blob, sizeof(blob), fs->repo->blobs, &id) == 0)
+				removexattr(blob, NAME_XATTR);
+		}
 		snprintf(marker, sizeof(marker), "%s.name", q[i].path);
-		unlink(marker);
+		unlink(marker); /* the fallback marker, if xattrs were not supported */
 	}
 	free(items);
 	fs_check_generation(fs);
@@ -853,18 +892,13 @@ int incoming_init(struct fs *fs)
 	 */
 	if ((d = opendir(tmp))) {
 		while ((e = readdir(d))) {
-			char path[PATH_MAX], marker[PATH_MAX + 8], name[CATALOG_NAME_MAX] = "";
-			FILE *f;
+			char path[PATH_MAX], marker[PATH_MAX + 8], name[CATALOG_NAME_MAX];
 
 			if (strncmp(e->d_name, "incoming-", 9) || strchr(e->d_name, '.'))
 				continue;
 			snprintf(path, sizeof(path), "%s/%s", tmp, e->d_name);
 			snprintf(marker, sizeof(marker), "%s.name", path);
-			if ((f = fopen(marker, "re"))) {
-				if (!fgets(name, sizeof(name), f))
-					name[0] = '\0';
-				fclose(f);
-			}
+			read_marker(name, path);
 			if (name[0]) {
 				LOG_W("incoming: ingesting %s, closed before an earlier daemon stopped", name);
 				enqueue_locked(in, path, name, 0, NULL);
