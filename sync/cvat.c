@@ -741,7 +741,7 @@ int cvat_task_upload(struct cvat *c, struct buf *rq_id_out, int64_t task_id,
 				 NULL, NULL, 0 };
 	struct http_response r = HTTP_RESPONSE_INIT;
 	struct http_part *parts = NULL;
-	char (*names)[32] = NULL;
+	char (*names)[48] = NULL; /* "client_files[" + 20 digits + "]" */
 	char quality[16];
 	struct buf p = BUF_INIT;
 	size_t i, k;

@@ -67,11 +67,12 @@ int fs_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
 	char *tmp = NULL, *dir = NULL, *slash;
 	int fd = -1, error;
 
-	if (asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0 || !(dir = strdup(path))) {
+	/* A unique name per writer: two threads may replace the same file at once. */
+	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0 || !(dir = strdup(path))) {
 		error = err_set(-ENOMEM, "out of memory");
 		goto done;
 	}
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)) < 0) {
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0 || fchmod(fd, mode) < 0) {
 		error = err_set(-errno, "cannot create %s: %s", tmp, strerror(errno));
 		goto done;
 	}
@@ -83,6 +84,7 @@ int fs_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
 	fd = -1;
 	if (rename(tmp, path) < 0) {
 		error = err_set(-errno, "cannot rename %s: %s", tmp, strerror(errno));
+		unlink(tmp);
 		goto done;
 	}
 	slash = strrchr(dir, '/');
