@@ -78,6 +78,7 @@ static const struct ref_conv conv_cases[] = {
 	 * (ci, co not multiples of 4: padded weight copies) */
 	{ 3, 6, 4, 6, 5, 1, 1, 1, 0 },
 	{ 2, 13, 8, 8, 9, 1, 1, 1, 0 },
+	{ 3, 5, 4, 5, 6, 1, 1, 1, 0 }, /* 5 pixel vec4s: a lane's columns straddle two images */
 };
 #define N_FD_CASES 6 /* finite differences only on the small ones */
 
