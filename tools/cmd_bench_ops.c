@@ -233,6 +233,14 @@ static int bench_conv(struct bench *b, int batch, int sweep, double ceiling, dou
 	static const int32_t wcl_variants[][3] = {
 		{ 256, 1, 2 }, { 256, 2, 1 }, { 128, 2, 1 }, { 128, 1, 2 }, { 64, 2, 1 }, { 128, 1, 1 },
 	};
+	/* 1x1 stride 1 on CPU devices: conv1x1 {WGX, WGY, RM, RN}, conv1x1_bwd_weight {WG, TM, TN} */
+	static const int32_t g1_variants[][4] = {
+		{ 8, 8, 2, 2 }, { 8, 8, 1, 2 }, { 8, 8, 2, 1 }, { 16, 4, 1, 2 }, { 8, 16, 1, 2 },
+		{ 8, 8, 1, 4 }, { 8, 8, 1, 3 }, { 8, 4, 1, 2 }, { 16, 8, 1, 2 }, { 8, 8, 1, 1 },
+	};
+	static const int32_t w1_variants[][3] = {
+		{ 64, 8, 8 }, { 32, 8, 8 }, { 16, 8, 8 }, { 64, 4, 8 }, { 64, 8, 4 }, { 64, 4, 4 },
+	};
 	static const int32_t wgt_variants[][3] = {
 		{ 64, 4, 4 }, { 64, 8, 4 }, { 64, 4, 8 }, { 64, 8, 8 }, { 32, 4, 4 }, { 128, 4, 4 },
 		{ 64, 2, 4 },
@@ -280,18 +288,31 @@ static int bench_conv(struct bench *b, int batch, int sweep, double ceiling, dou
 			       local, 100 * g / local);
 			if (g / local < *worst_share)
 				*worst_share = g / local;
+			const int g1 = cl && sh->k == 1 && sh->s == 1;
+
 			if (cl)
 				k = a.pass == 0 ? KERN_CONV_FWD_CL : a.pass == 1 ? KERN_CONV_BWD_DATA_CL
 									   : KERN_CONV_BWD_WEIGHT_CL;
+			if (g1) {
+				k = a.pass == 2 ? KERN_CONV1X1_BWD_WEIGHT : KERN_CONV1X1;
+				nv = a.pass == 2 ? sizeof(w1_variants) / sizeof(w1_variants[0])
+						 : sizeof(g1_variants) / sizeof(g1_variants[0]);
+			}
 			for (size_t v = 0; sweep && v < nv; v++) {
 				const int32_t *sp = a.pass == 2 ? (cl ? wcl_variants[v] : wgt_variants[v])
 						    : cl ? cl_variants[v] : fwd_variants[v];
 
+				if (g1)
+					sp = a.pass == 2 ? w1_variants[v] : g1_variants[v];
 				b->o.spec[k] = sp;
 				if ((error = time_rec(b, rec_conv, &a, &ns)) < 0)
 					return error;
-				printf("      tiles WG %3d TM %2d TN %2d: %7.2f GFLOP/s\n", sp[0], sp[1],
-				       sp[2], flops / ns);
+				if (g1 && a.pass < 2)
+					printf("      tiles WGX %2d WGY %2d RM %d RN %d: %7.2f GFLOP/s\n", sp[0],
+					       sp[1], sp[2], sp[3], flops / ns);
+				else
+					printf("      tiles WG %3d TM %2d TN %2d: %7.2f GFLOP/s\n", sp[0], sp[1],
+					       sp[2], flops / ns);
 			}
 			b->o.spec[k] = NULL;
 		}

@@ -118,10 +118,20 @@ static const uint32_t conv_bwd_weight_cl_spv[] =
 #include "conv_bwd_weight_cl.comp.spv.inc"
 ;
 
+static const uint32_t conv1x1_spv[] =
+#include "conv1x1.comp.spv.inc"
+;
+
+static const uint32_t conv1x1_bwd_weight_spv[] =
+#include "conv1x1_bwd_weight.comp.spv.inc"
+;
+
 /* Spec constants: gemm {WGX, WGY, RM, RN, SHMEM, BK}; conv_fwd/bwd_data
  * {WG, TM, TN, SHMEM, CK}; conv_bwd_weight {WG, TM, TN}; conv_fwd_cl {WG, TM4, TN}
  * (used instead of conv_fwd when conv_fwd's SHMEM is 0), conv_bwd_data_cl likewise;
- * conv_bwd_weight_cl {WG, TM4, TN4} (likewise); others {WG}. */
+ * conv_bwd_weight_cl {WG, TM4, TN4} (likewise); conv1x1 {WGX, WGY, RM, RN} and
+ * conv1x1_bwd_weight {WG, TM, TN} (1x1 stride-1 pad-0 convolutions on CPU
+ * devices); others {WG}. */
 const struct kern_info kernels[KERN_COUNT] = {
 	[KERN_GEMM] = { "gemm", gemm_spv, sizeof(gemm_spv), 3, sizeof(struct push_gemm), 6,
 		{8, 8, 2, 2, 0, 16}, {16, 16, 1, 1, 1, 16} },
@@ -177,4 +187,8 @@ const struct kern_info kernels[KERN_COUNT] = {
 		{256, 1, 2}, {256, 1, 2} },
 	[KERN_CONV_BWD_DATA_CL] = { "conv_bwd_data_cl", conv_bwd_data_cl_spv, sizeof(conv_bwd_data_cl_spv), 3, sizeof(struct push_conv), 3,
 		{32, 2, 6}, {32, 2, 6} },
+	[KERN_CONV1X1] = { "conv1x1", conv1x1_spv, sizeof(conv1x1_spv), 4, sizeof(struct push_gemm_b), 4,
+		{8, 8, 1, 2}, {8, 8, 1, 2} },
+	[KERN_CONV1X1_BWD_WEIGHT] = { "conv1x1_bwd_weight", conv1x1_bwd_weight_spv, sizeof(conv1x1_bwd_weight_spv), 3, sizeof(struct push_w1x1), 3,
+		{64, 8, 8}, {64, 8, 8} },
 };

@@ -240,6 +240,205 @@ static int to_cl(struct op_ctx *o, struct vk_bind *src, uint32_t src_off, uint32
 }
 
 /*
+ * 1x1 stride-1 pad-0 convolutions on CPU devices run as GEMMs on the NCHW
+ * tensors (conv1x1.comp, conv1x1_bwd_weight.comp) instead of over
+ * channels-last copies: with k = ci or co of only 64-128 the copies of x and
+ * dy cost about as much as the GEMM itself.  The kernels load vec4s along
+ * the pixels, so hw, the batch strides and the first element of every
+ * operand must be multiples of 4 (16 bytes, and bindings must start on 16
+ * bytes); other shapes and views take the channels-last path.
+ */
+static int vec4_ok(const struct op_ctx *o, const struct tensor *t)
+{
+	return vk_info(o->vk)->offset_align % 16 == 0 && (t->mem.off + t->off * 4) % 16 == 0 &&
+	       (t->n == 1 || t->ns % 4 == 0);
+}
+
+static int conv1x1_ok(const struct op_ctx *o, const struct tensor *x, const struct tensor *y,
+		      const struct conv_desc *cd)
+{
+	return cd->kh == 1 && cd->kw == 1 && cd->stride == 1 && cd->pad == 0 &&
+	       (x->h * x->w) % 4 == 0 && vec4_ok(o, x) && vec4_ok(o, y);
+}
+
+/* Record conv1x1.comp over images [0, n) of b (k x hw) and c (m x hw), in
+ * chunks of nb; a is k x m4*4 floats, k-major. */
+static int conv1x1_gemm(struct op_ctx *o, const struct tensor *c, const struct tensor *a,
+			const struct tensor *b, const struct tensor *aux, int m, int k,
+			unsigned flags, int nb, const char *label)
+{
+	const int32_t *sp = spec_of(o, KERN_CONV1X1);
+	const int hw = b->h * b->w;
+	struct vk_bind bd[4];
+	struct push_gemm_b pg;
+	int error;
+
+	for (int n0 = 0; n0 < b->n; n0 += nb) {
+		int cnt = b->n - n0 < nb ? b->n - n0 : nb;
+
+		memset(&pg, 0, sizeof(pg));
+		pg.m = m;
+		pg.n = hw;
+		pg.k = k;
+		pg.b_ns = (uint32_t)b->ns;
+		pg.c_ns = (uint32_t)c->ns;
+		pg.flags = flags;
+		if ((error = bind_all(o, &bd[0], &pg.a_off, a)) < 0 ||
+		    (error = bind_imgs(o, &bd[1], &pg.b_off, b, n0, cnt)) < 0 ||
+		    (error = bind_imgs(o, &bd[2], &pg.c_off, c, n0, cnt)) < 0 ||
+		    (error = bind_all(o, &bd[3], &pg.x_off, aux ? aux : a)) < 0)
+			return error;
+		if (pg.a_off % 4 || pg.b_off % 4)
+			return err_set(-EINVAL, "%s: operand not 16-byte aligned", label);
+		if ((error = dispatch(o, KERN_CONV1X1, bd, &pg, sizeof(pg),
+				      cdiv(hw / 4, (uint64_t)sp[0] * sp[3]),
+				      cdiv((m + 3) / 4, (uint64_t)sp[1] * sp[2]), (uint32_t)cnt, label,
+				      2.0 * cnt * hw * m * k, 0)) < 0)
+			return error;
+	}
+	return 0;
+}
+
+/* Forward: y[n] = w (co x ci) . x[n]; a = w^T (ci x co4), a to_cl copy. */
+static int conv1x1_fwd(struct op_ctx *o, const struct tensor *y, const struct tensor *x,
+		       const struct tensor *w, const struct tensor *aux, const struct conv_desc *cd,
+		       unsigned flags, int nb)
+{
+	const uint32_t co4 = ((uint32_t)y->c + 3) & ~3u;
+	struct tensor wt;
+	struct vk_bind b;
+	uint32_t w_off;
+	char label[96];
+	int error;
+
+	if ((error = tensor_alloc(&wt, o->scratch, 1, (int)(x->c * co4), 1, 1)) < 0 ||
+	    (error = bind_all(o, &b, &w_off, w)) < 0 ||
+	    (error = to_cl(o, &b, w_off, 0, &wt, 1, (uint32_t)y->c, (uint32_t)x->c, co4)) < 0)
+		return error;
+	conv_label(label, sizeof(label), "conv_fwd", x, y, cd);
+	return conv1x1_gemm(o, y, &wt, x, aux, y->c, x->c, flags, nb, label);
+}
+
+/* Backward-data: dx[n] (+)= w^T (ci x co) . dy[n]; a = w (co x ci), used in
+ * place when ci is a multiple of 4, else padded to ci4 columns by
+ * transposing twice with to_cl (w is small). */
+static int conv1x1_bwd_data(struct op_ctx *o, const struct tensor *dx, const struct tensor *dy,
+			    const struct tensor *w, const struct conv_desc *cd, unsigned flags,
+			    int nb)
+{
+	const uint32_t co4 = ((uint32_t)dy->c + 3) & ~3u, c4 = ((uint32_t)dx->c + 3) & ~3u;
+	struct tensor wt, wp;
+	const struct tensor *a = w;
+	struct vk_bind b;
+	uint32_t off;
+	char label[96];
+	int error;
+
+	if (c4 != (uint32_t)dx->c || !vec4_ok(o, w)) {
+		if ((error = tensor_alloc(&wt, o->scratch, 1, (int)(dx->c * co4), 1, 1)) < 0 ||
+		    (error = tensor_alloc(&wp, o->scratch, 1, (int)(co4 * c4), 1, 1)) < 0 ||
+		    (error = bind_all(o, &b, &off, w)) < 0 ||
+		    (error = to_cl(o, &b, off, 0, &wt, 1, (uint32_t)dy->c, (uint32_t)dx->c, co4)) < 0 ||
+		    (error = bind_all(o, &b, &off, &wt)) < 0 ||
+		    (error = to_cl(o, &b, off, 0, &wp, 1, (uint32_t)dx->c, co4, c4)) < 0)
+			return error;
+		a = &wp;
+	}
+	conv_label(label, sizeof(label), "conv_bwd_data", dx, dy, cd);
+	return conv1x1_gemm(o, dx, a, dy, NULL, dx->c, dy->c, flags & PF_ACC, nb, label);
+}
+
+/* Backward-weight: dw (+)= sum_n dy[n] . x[n]^T, split over pixels into
+ * partial slices (summed by sum_slices.comp) until there are enough work
+ * groups for every core. */
+static int conv1x1_bwd_weight(struct op_ctx *o, const struct tensor *dw, const struct tensor *dy,
+			      const struct tensor *x, const struct conv_desc *cd, unsigned flags,
+			      int nb)
+{
+	const int32_t *sp = spec_of(o, KERN_CONV1X1_BWD_WEIGHT);
+	const int32_t *ssp = spec_of(o, KERN_SUM_SLICES);
+	const uint64_t wlen = (uint64_t)dy->c * x->c;
+	const uint64_t nblocks = (uint64_t)cdiv(dy->c, sp[1]) * cdiv(x->c, sp[2]);
+	const struct vk_info *in = vk_info(o->vk);
+	const uint64_t lim = (in->max_range - in->offset_align) / 4;
+	const int hw = x->h * x->w;
+	struct vk_bind b[3], sb[2];
+	struct push_w1x1 pw;
+	int32_t spec[3];
+	char label[96];
+	int error;
+
+	spec[0] = 8;
+	while ((uint64_t)spec[0] < nblocks && spec[0] < sp[0])
+		spec[0] *= 2;
+	spec[1] = sp[1];
+	spec[2] = sp[2];
+	const uint32_t gx = cdiv(nblocks, spec[0]);
+
+	conv_label(label, sizeof(label), "conv_bwd_weight", x, dy, cd);
+	for (int n0 = 0; n0 < x->n; n0 += nb) {
+		int cnt = x->n - n0 < nb ? x->n - n0 : nb;
+		unsigned fl = (flags & PF_ACC) || n0 > 0 ? PF_ACC : 0;
+		/* 16 work groups keep a CPU device's threads busy; at most 1024
+		 * quads (4096 pixels) per slice keep the float sums accurate. */
+		const uint64_t quads = (uint64_t)cnt * (hw / 4);
+		uint64_t splits = gx >= 16 ? 1 : (16 + gx - 1) / gx;
+
+		if (splits < quads / 1024)
+			splits = quads / 1024;
+		if (splits > quads)
+			splits = quads;
+		if (splits > in->max_groups[2])
+			splits = in->max_groups[2];
+		if (splits * wlen > lim)
+			splits = lim / wlen;
+		if (splits < 1)
+			splits = 1;
+		uint32_t kq = cdiv(quads, splits);
+
+		splits = cdiv(quads, kq);
+		memset(&pw, 0, sizeof(pw));
+		pw.co = dy->c;
+		pw.ci = x->c;
+		pw.hw4 = hw / 4;
+		pw.cnt = cnt;
+		pw.kq = (int32_t)kq;
+		pw.y_ns = (uint32_t)dy->ns;
+		pw.x_ns = (uint32_t)x->ns;
+		pw.flags = splits > 1 ? 0 : fl;
+		if ((error = bind_imgs(o, &b[0], &pw.y_off, dy, n0, cnt)) < 0 ||
+		    (error = bind_imgs(o, &b[1], &pw.x_off, x, n0, cnt)) < 0)
+			return error;
+		if (pw.y_off % 4 || pw.x_off % 4)
+			return err_set(-EINVAL, "conv_bwd_weight: operand not 16-byte aligned");
+		struct vk_dispatch d = { .kern = KERN_CONV1X1_BWD_WEIGHT, .spec = spec, .binds = b,
+					 .push = &pw, .push_size = sizeof(pw),
+					 .groups = { gx, 1, (uint32_t)splits }, .label = label,
+					 .flops = 2.0 * cnt * hw * wlen };
+		if (splits > 1) {
+			struct tensor part;
+
+			if ((error = tensor_alloc(&part, o->scratch, 1, (int)(splits * wlen), 1, 1)) < 0 ||
+			    (error = bind_all(o, &b[2], &pw.o_off, &part)) < 0 ||
+			    (error = vk_cmd_dispatch(o->cmd, &d)) < 0)
+				return error;
+			struct push_slices ps = { (uint32_t)wlen, (uint32_t)splits, 0, 0, fl };
+
+			if ((error = bind_all(o, &sb[0], &ps.src_off, &part)) < 0 ||
+			    (error = bind_all(o, &sb[1], &ps.dst_off, dw)) < 0 ||
+			    (error = dispatch(o, KERN_SUM_SLICES, sb, &ps, sizeof(ps),
+					      min_u32(cdiv(wlen, ssp[0]), EW_MAX_GROUPS), 1, 1,
+					      "conv_bwd_weight sum", 0, 4.0 * (splits + 1) * wlen)) < 0)
+				return error;
+		} else if ((error = bind_all(o, &b[2], &pw.o_off, dw)) < 0 ||
+			   (error = vk_cmd_dispatch(o->cmd, &d)) < 0) {
+			return error;
+		}
+	}
+	return 0;
+}
+
+/*
  * conv_fwd on CPU devices: channels-last copies of the weights and of each
  * chunk of input images go to the scratch arena (one buffer reused by every
  * chunk: the barrier after each dispatch orders the reuse), then
@@ -329,6 +528,8 @@ int op_conv_fwd(struct op_ctx *o, const struct tensor *y, const struct tensor *x
 		return err_set(-EINVAL, "conv_fwd: bias/affine vector missing or short");
 	if ((error = chunk_images(o, &nb, ts, 2, "conv_fwd")) < 0)
 		return error;
+	if (sp[3] == 0 && conv1x1_ok(o, x, y, cd))
+		return conv1x1_fwd(o, y, x, w, aux, cd, flags, nb);
 	if (sp[3] == 0) /* register-blocked profile */
 		return conv_fwd_cl(o, y, x, w, aux, cd, flags, nb, "conv_fwd");
 	/* Keep the pixel work groups within the dimension limit. */
@@ -451,6 +652,8 @@ int op_conv_bwd_data(struct op_ctx *o, const struct tensor *dx, const struct ten
 	if ((error = conv_check("conv_bwd_data", dx, w, dy, cd)) < 0 ||
 	    (error = chunk_images(o, &nb, ts, 2, "conv_bwd_data")) < 0)
 		return error;
+	if (sp[3] == 0 && conv1x1_ok(o, dx, dy, cd))
+		return conv1x1_bwd_data(o, dx, dy, w, cd, flags, nb);
 	if (sp[3] == 0) /* register-blocked profile */
 		return conv_bwd_data_cl(o, dx, dy, w, cd, flags & PF_ACC, nb);
 	if ((uint64_t)nb * cls > gmax * per_x)
@@ -508,6 +711,8 @@ int op_conv_bwd_weight(struct op_ctx *o, const struct tensor *dw, const struct t
 	if ((error = conv_check("conv_bwd_weight", x, dw, dy, cd)) < 0 ||
 	    (error = chunk_images(o, &nb, ts, 2, "conv_bwd_weight")) < 0)
 		return error;
+	if (cl && conv1x1_ok(o, x, dy, cd))
+		return conv1x1_bwd_weight(o, dw, dy, x, cd, flags, nb);
 	/* One lane per (co, ci) block: shrink the work group to the block count
 	 * (down to 8 lanes) so small layers do not run mostly idle lanes. */
 	spec[0] = 8;

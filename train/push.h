@@ -65,6 +65,31 @@ struct push_gemm {
 _Static_assert(sizeof(struct push_gemm) <= 128, "push_gemm exceeds 128 bytes");
 
 /*
+ * conv1x1.comp (1x1 stride-1 pad-0 conv forward / backward-data as a batched
+ * GEMM): c[z][row][col] = epilogue(sum_k a[k][row] * b[z][k][col]) for rows
+ * < m, cols < n; a rows padded to a multiple of 4.  Bindings 0 a, 1 b, 2 c,
+ * 3 aux (bias or scale/shift at x_off).  n, a_off, b_off, b_ns multiples of 4.
+ */
+struct push_gemm_b {
+	int32_t m, n, k;
+	uint32_t a_off, b_off, b_ns, c_off, c_ns, x_off;
+	uint32_t flags;
+};
+_Static_assert(sizeof(struct push_gemm_b) <= 128, "push_gemm_b exceeds 128 bytes");
+
+/*
+ * conv1x1_bwd_weight.comp: dw[co][ci] (+)= sum over the pixel quads [z*kq, z*kq+kq)
+ * of the cnt images (hw4 quads each, in order) of dy . x^T; slice z at o_off + z*co*ci.
+ * Bindings 0 dy, 1 x, 2 dw (or partials).  Offsets and strides multiples of 4.
+ */
+struct push_w1x1 {
+	int32_t co, ci, hw4, cnt, kq;
+	uint32_t y_off, y_ns, x_off, x_ns, o_off;
+	uint32_t flags;
+};
+_Static_assert(sizeof(struct push_w1x1) <= 128, "push_w1x1 exceeds 128 bytes");
+
+/*
  * Element-wise kernels over n images of len elements (silu.comp,
  * silu_bwd.comp, add.comp, copy.comp).  Bindings 0 a, 1 b, 2 c:
  *   silu:     c (+)= silu(a)                         (b unused)

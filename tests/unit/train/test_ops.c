@@ -74,6 +74,11 @@ static const struct ref_conv conv_cases[] = {
 	{ 2, 8, 4, 4, 70, 1, 1, 1, 0 },
 	{ 2, 3, 40, 40, 8, 3, 3, 1, 1 },
 	{ 3, 19, 15, 17, 11, 3, 3, 2, 1 },
+	/* 1x1 stride 1 with hw a multiple of 4: the NCHW GEMM path on CPU devices
+	 * (ci, co not multiples of 4: padded weight copies) */
+	{ 3, 6, 4, 6, 5, 1, 1, 1, 0 },
+	{ 2, 13, 8, 8, 9, 1, 1, 1, 0 },
+	{ 3, 5, 4, 5, 6, 1, 1, 1, 0 }, /* 5 pixel vec4s: a lane's columns straddle two images */
 };
 #define N_FD_CASES 6 /* finite differences only on the small ones */
 
