@@ -16,12 +16,6 @@
 
 #define JOB_COLS "id, kind, args, state, progress, error, result, created_at, updated_at"
 
-static int prep(struct catalog *cat, const char *sql, sqlite3_stmt **st)
-{
-	int rc = sqlite3_prepare_v2(cat->db, sql, -1, st, NULL);
-	return rc == SQLITE_OK ? 0 : cat_errno(cat, rc, sql);
-}
-
 static int check_sizes(const struct catalog_job *job)
 {
 	/* The struct's fields are the limits a reader can hold: refuse what it could not read back. */
@@ -45,7 +39,7 @@ int catalog_job_add(struct catalog *cat, struct catalog_job *job, int64_t *id_ou
 	fs_iso8601(job->created_at, sizeof(job->created_at), 0);
 	memcpy(job->updated_at, job->created_at, sizeof(job->updated_at));
 	pthread_mutex_lock(&cat->lock);
-	if ((error = prep(cat, "INSERT INTO jobs(kind, args, state, progress, error, result, created_at,"
+	if ((error = cat_prep(cat, "INSERT INTO jobs(kind, args, state, progress, error, result, created_at,"
 			       " updated_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?7)", &st)) == 0) {
 		cat_bind_text(st, 1, job->kind);
 		cat_bind_text(st, 2, job->args);
@@ -70,7 +64,7 @@ int catalog_job_get(struct catalog *cat, int64_t id, struct catalog_job *out)
 	int rc, error;
 
 	pthread_mutex_lock(&cat->lock);
-	if ((error = prep(cat, "SELECT " JOB_COLS " FROM jobs WHERE id = ?1", &st)) == 0) {
+	if ((error = cat_prep(cat, "SELECT " JOB_COLS " FROM jobs WHERE id = ?1", &st)) == 0) {
 		sqlite3_bind_int64(st, 1, id);
 		rc = sqlite3_step(st);
 		if (rc == SQLITE_ROW) {
@@ -103,7 +97,7 @@ int catalog_job_update(struct catalog *cat, const struct catalog_job *job, const
 		return error;
 	fs_iso8601(ts, sizeof(ts), 0);
 	pthread_mutex_lock(&cat->lock);
-	if ((error = prep(cat, "UPDATE jobs SET state = ?2, progress = ?3, error = ?4, result = ?5,"
+	if ((error = cat_prep(cat, "UPDATE jobs SET state = ?2, progress = ?3, error = ?4, result = ?5,"
 			       " updated_at = ?6 WHERE id = ?1 AND (?7 IS NULL OR result = ?7)", &st)) == 0) {
 		sqlite3_bind_int64(st, 1, job->id);
 		cat_bind_text(st, 2, job->state);
@@ -133,7 +127,7 @@ int catalog_job_ids(struct catalog *cat, const char *const *skip, int64_t **ids,
 	*ids = NULL;
 	*n = 0;
 	pthread_mutex_lock(&cat->lock);
-	if ((error = prep(cat, "SELECT id, state FROM jobs ORDER BY id", &st)) < 0)
+	if ((error = cat_prep(cat, "SELECT id, state FROM jobs ORDER BY id", &st)) < 0)
 		goto out;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *state = (const char *)sqlite3_column_text(st, 1);
@@ -143,14 +137,8 @@ int catalog_job_ids(struct catalog *cat, const char *const *skip, int64_t **ids,
 			skipped = state && !strcmp(state, skip[i]);
 		if (skipped)
 			continue;
-		if (cnt == cap) {
-			int64_t *nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof(*v));
-			if (!nv) {
-				error = err_set(-ENOMEM, "out of memory");
-				goto out;
-			}
-			v = nv;
-		}
+		if ((error = cat_grow((void **)&v, &cap, cnt, sizeof(*v))) < 0)
+			goto out;
 		v[cnt++] = sqlite3_column_int64(st, 0);
 	}
 	if (rc != SQLITE_DONE)

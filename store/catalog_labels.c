@@ -15,12 +15,6 @@
 #include "util/err.h"
 #include "util/fsutil.h"
 
-static int prep(struct catalog *cat, const char *sql, sqlite3_stmt **st)
-{
-	int rc = sqlite3_prepare_v2(cat->db, sql, -1, st, NULL);
-	return rc == SQLITE_OK ? 0 : cat_errno(cat, rc, sql);
-}
-
 static void now(char out[24])
 {
 	fs_iso8601(out, 24, 0);
@@ -52,12 +46,8 @@ static int collect_strings(struct catalog *cat, sqlite3_stmt *st, char ***out, s
 
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *s = (const char *)sqlite3_column_text(st, 0);
-		if (cnt == cap) {
-			char **nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof(*v));
-			if (!nv)
-				goto nomem;
-			v = nv;
-		}
+		if (cat_grow((void **)&v, &cap, cnt, sizeof(*v)) < 0)
+			goto nomem;
 		if (!(v[cnt] = strdup(s ? s : "")))
 			goto nomem;
 		cnt++;
@@ -83,7 +73,7 @@ static int labelset_ensure_locked(struct catalog *cat, const char *name)
 	if (!valid_name(name))
 		return err_set(-EINVAL, "bad label set name '%s' (letters, digits, _ - . only)", name ? name : "");
 	now(ts);
-	if ((error = prep(cat, "INSERT OR IGNORE INTO label_sets(name, created_at) VALUES(?1, ?2)", &st)) < 0)
+	if ((error = cat_prep(cat, "INSERT OR IGNORE INTO label_sets(name, created_at) VALUES(?1, ?2)", &st)) < 0)
 		return error;
 	cat_bind_text(st, 1, name);
 	cat_bind_text(st, 2, ts);
@@ -110,7 +100,7 @@ int catalog_labelset_exists(struct catalog *cat, const char *name)
 	int found = 0;
 
 	pthread_mutex_lock(&cat->lock);
-	if (prep(cat, "SELECT 1 FROM label_sets WHERE name = ?1", &st) == 0) {
+	if (cat_prep(cat, "SELECT 1 FROM label_sets WHERE name = ?1", &st) == 0) {
 		cat_bind_text(st, 1, name);
 		found = sqlite3_step(st) == SQLITE_ROW;
 	}
@@ -129,7 +119,7 @@ int catalog_labelset_classes(struct catalog *cat, const char *name, char ***out,
 	if (!catalog_labelset_exists(cat, name))
 		return err_set(-ENOENT, "no label set '%s'", name);
 	pthread_mutex_lock(&cat->lock);
-	if ((error = prep(cat, "SELECT name FROM label_classes WHERE label_set = ?1 ORDER BY class_id", &st)) == 0) {
+	if ((error = cat_prep(cat, "SELECT name FROM label_classes WHERE label_set = ?1 ORDER BY class_id", &st)) == 0) {
 		cat_bind_text(st, 1, name);
 		error = collect_strings(cat, st, out, n);
 	}
@@ -153,7 +143,7 @@ int catalog_labelset_add_classes(struct catalog *cat, const char *name, const ch
 	if ((error = cat_begin(cat)) < 0)
 		goto out;
 	if ((error = labelset_ensure_locked(cat, name)) < 0 ||
-	    (error = prep(cat, "INSERT OR IGNORE INTO label_classes(label_set, class_id, name)"
+	    (error = cat_prep(cat, "INSERT OR IGNORE INTO label_classes(label_set, class_id, name)"
 			       " SELECT ?1, coalesce(max(class_id) + 1, 0), ?2 FROM label_classes"
 			       " WHERE label_set = ?1", &ins)) < 0)
 		goto fail;
@@ -186,7 +176,7 @@ int catalog_labelsets(struct catalog *cat, char ***out, size_t *n)
 	int error;
 
 	pthread_mutex_lock(&cat->lock);
-	if ((error = prep(cat, "SELECT name FROM label_sets ORDER BY name", &st)) == 0)
+	if ((error = cat_prep(cat, "SELECT name FROM label_sets ORDER BY name", &st)) == 0)
 		error = collect_strings(cat, st, out, n);
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&cat->lock);
@@ -208,8 +198,8 @@ int catalog_exclude(struct catalog *cat, const char *const *ids, size_t n, const
 	pthread_mutex_lock(&cat->lock);
 	if ((error = cat_begin(cat)) < 0)
 		goto out;
-	if ((error = prep(cat, "SELECT 1 FROM images WHERE image_id = ?1", &chk)) < 0 ||
-	    (error = prep(cat, "INSERT OR REPLACE INTO exclusions(image_id, label_set, reason, created_at)"
+	if ((error = cat_prep(cat, "SELECT 1 FROM images WHERE image_id = ?1", &chk)) < 0 ||
+	    (error = cat_prep(cat, "INSERT OR REPLACE INTO exclusions(image_id, label_set, reason, created_at)"
 			       " VALUES(?1, ?2, ?3, ?4)", &ins)) < 0)
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
@@ -251,7 +241,7 @@ int catalog_include(struct catalog *cat, const char *const *ids, size_t n, const
 	pthread_mutex_lock(&cat->lock);
 	if ((error = cat_begin(cat)) < 0)
 		goto out;
-	if ((error = prep(cat, "DELETE FROM exclusions WHERE image_id = ?1 AND (?2 IS NULL OR label_set = ?2)",
+	if ((error = cat_prep(cat, "DELETE FROM exclusions WHERE image_id = ?1 AND (?2 IS NULL OR label_set = ?2)",
 			  &del)) < 0)
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
@@ -296,19 +286,6 @@ static void read_image_at(struct catalog_image *img, sqlite3_stmt *st, int c)
 	cat_col_text(img->name, sizeof(img->name), st, c + 7);
 }
 
-static int grow(void **v, size_t *cap, size_t n, size_t elem)
-{
-	void *nv;
-
-	if (n < *cap)
-		return 0;
-	*cap = *cap ? *cap * 2 : 64;
-	if (!(nv = realloc(*v, *cap * elem)))
-		return err_set(-ENOMEM, "out of memory");
-	*v = nv;
-	return 0;
-}
-
 int catalog_batch_candidates(struct catalog *cat, const char *label_set, enum catalog_order order,
 			     uint64_t seed, size_t limit, struct catalog_image **out, size_t *n)
 {
@@ -335,12 +312,12 @@ int catalog_batch_candidates(struct catalog *cat, const char *label_set, enum ca
 		 "                 WHERE bi.image_id = i.image_id AND b.label_set = ?1)"
 		 "%s LIMIT ?2", sql[order]);
 	pthread_mutex_lock(&cat->lock);
-	if ((error = prep(cat, q, &st)) < 0)
+	if ((error = cat_prep(cat, q, &st)) < 0)
 		goto out;
 	cat_bind_text(st, 1, label_set);
 	sqlite3_bind_int64(st, 2, order == CATALOG_ORDER_RANDOM ? -1 : (sqlite3_int64)limit);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if ((error = grow((void **)&v, &cap, cnt, sizeof(*v))) < 0)
+		if ((error = cat_grow((void **)&v, &cap, cnt, sizeof(*v))) < 0)
 			goto out;
 		read_image_at(&v[cnt++], st, 0);
 	}
@@ -383,9 +360,9 @@ int catalog_batch_add(struct catalog *cat, const struct catalog_batch *b,
 	pthread_mutex_lock(&cat->lock);
 	if ((error = cat_begin(cat)) < 0)
 		goto out;
-	if ((error = prep(cat, "INSERT INTO batches(batch_id, label_set, created_at, state)"
+	if ((error = cat_prep(cat, "INSERT INTO batches(batch_id, label_set, created_at, state)"
 			       " VALUES(?1, ?2, ?3, ?4)", &hb)) < 0 ||
-	    (error = prep(cat, "INSERT INTO batch_items(batch_id, name, image_id) VALUES(?1, ?2, ?3)",
+	    (error = cat_prep(cat, "INSERT INTO batch_items(batch_id, name, image_id) VALUES(?1, ?2, ?3)",
 			  &hi)) < 0)
 		goto fail;
 	cat_bind_text(hb, 1, b->id);
@@ -435,7 +412,7 @@ static int batch_one(struct catalog *cat, const char *sql, const char *id, struc
 	int rc, error;
 
 	pthread_mutex_lock(&cat->lock);
-	if ((error = prep(cat, sql, &st)) == 0) {
+	if ((error = cat_prep(cat, sql, &st)) == 0) {
 		if (id)
 			cat_bind_text(st, 1, id);
 		rc = sqlite3_step(st);
@@ -468,10 +445,10 @@ int catalog_batches(struct catalog *cat, struct catalog_batch **out, size_t *n)
 	int rc, error;
 
 	pthread_mutex_lock(&cat->lock);
-	if ((error = prep(cat, BATCH_SELECT " ORDER BY b.created_at, b.batch_id", &st)) < 0)
+	if ((error = cat_prep(cat, BATCH_SELECT " ORDER BY b.created_at, b.batch_id", &st)) < 0)
 		goto out;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if ((error = grow((void **)&v, &cap, cnt, sizeof(*v))) < 0)
+		if ((error = cat_grow((void **)&v, &cap, cnt, sizeof(*v))) < 0)
 			goto out;
 		read_batch(&v[cnt++], st);
 	}
@@ -498,13 +475,13 @@ int catalog_batch_items(struct catalog *cat, const char *id, struct catalog_batc
 	int rc, error;
 
 	pthread_mutex_lock(&cat->lock);
-	if ((error = prep(cat, "SELECT bi.name, " IMAGE_COLS " FROM batch_items bi"
+	if ((error = cat_prep(cat, "SELECT bi.name, " IMAGE_COLS " FROM batch_items bi"
 			       " JOIN images i ON i.image_id = bi.image_id"
 			       " WHERE bi.batch_id = ?1 ORDER BY bi.name", &st)) < 0)
 		goto out;
 	cat_bind_text(st, 1, id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if ((error = grow((void **)&v, &cap, cnt, sizeof(*v))) < 0)
+		if ((error = cat_grow((void **)&v, &cap, cnt, sizeof(*v))) < 0)
 			goto out;
 		cat_col_text(v[cnt].name, sizeof(v[cnt].name), st, 0);
 		read_image_at(&v[cnt].img, st, 1);
@@ -531,7 +508,7 @@ int catalog_batch_set_state(struct catalog *cat, const char *id, const char *sta
 	int error;
 
 	pthread_mutex_lock(&cat->lock);
-	if ((error = prep(cat, "UPDATE batches SET state = ?2,"
+	if ((error = cat_prep(cat, "UPDATE batches SET state = ?2,"
 			       " cvat_task_id = CASE WHEN ?3 > 0 THEN ?3 ELSE cvat_task_id END"
 			       " WHERE batch_id = ?1", &st)) == 0) {
 		cat_bind_text(st, 1, id);
@@ -563,10 +540,10 @@ int catalog_labels_replace(struct catalog *cat, const char *label_set, const cha
 	if ((error = cat_begin(cat)) < 0)
 		goto out;
 	if ((error = labelset_ensure_locked(cat, label_set)) < 0 ||
-	    (error = prep(cat, "DELETE FROM annotations WHERE label_set = ?1 AND image_id = ?2", &del)) < 0 ||
-	    (error = prep(cat, "INSERT OR REPLACE INTO labels(image_id, label_set, batch_id, source, labeled_at)"
+	    (error = cat_prep(cat, "DELETE FROM annotations WHERE label_set = ?1 AND image_id = ?2", &del)) < 0 ||
+	    (error = cat_prep(cat, "INSERT OR REPLACE INTO labels(image_id, label_set, batch_id, source, labeled_at)"
 			       " VALUES(?2, ?1, ?3, ?4, ?5)", &lab)) < 0 ||
-	    (error = prep(cat, "INSERT INTO annotations(label_set, image_id, class_id, x_min, y_min, x_max,"
+	    (error = cat_prep(cat, "INSERT INTO annotations(label_set, image_id, class_id, x_min, y_min, x_max,"
 			       " y_max, source_task) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &ins)) < 0)
 		goto fail;
 	for (size_t i = 0; i < n_images; i++) {
@@ -623,12 +600,12 @@ int catalog_images_by_name(struct catalog *cat, const char *name, struct catalog
 	int rc, error;
 
 	pthread_mutex_lock(&cat->lock);
-	if ((error = prep(cat, "SELECT " IMAGE_COLS " FROM images i WHERE i.name = ?1 ORDER BY i.image_id",
+	if ((error = cat_prep(cat, "SELECT " IMAGE_COLS " FROM images i WHERE i.name = ?1 ORDER BY i.image_id",
 			  &st)) < 0)
 		goto out;
 	cat_bind_text(st, 1, name);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if ((error = grow((void **)&v, &cap, cnt, sizeof(*v))) < 0)
+		if ((error = cat_grow((void **)&v, &cap, cnt, sizeof(*v))) < 0)
 			goto out;
 		read_image_at(&v[cnt++], st, 0);
 	}
@@ -658,11 +635,11 @@ int catalog_labeled_foreach(struct catalog *cat, const char *label_set, catalog_
 
 	pthread_mutex_lock(&cat->lock);
 	/* Two ordered scans merged by image id: no per-image query. */
-	if ((error = prep(cat, "SELECT " IMAGE_COLS " FROM labels l JOIN images i ON i.image_id = l.image_id"
+	if ((error = cat_prep(cat, "SELECT " IMAGE_COLS " FROM labels l JOIN images i ON i.image_id = l.image_id"
 			       " WHERE l.label_set = ?1 AND NOT EXISTS (SELECT 1 FROM exclusions e"
 			       " WHERE e.image_id = l.image_id AND e.label_set IN ('', ?1))"
 			       " ORDER BY l.image_id", &imgs)) < 0 ||
-	    (error = prep(cat, "SELECT image_id, class_id, x_min, y_min, x_max, y_max FROM annotations"
+	    (error = cat_prep(cat, "SELECT image_id, class_id, x_min, y_min, x_max, y_max FROM annotations"
 			       " WHERE label_set = ?1 ORDER BY image_id, id", &anns)) < 0)
 		goto out;
 	cat_bind_text(imgs, 1, label_set);
@@ -692,7 +669,7 @@ int catalog_labeled_foreach(struct catalog *cat, const char *label_set, catalog_
 		while (have_ann && strcmp(next.image_id, img.id) < 0)
 			READ_ANN(); /* boxes of excluded images */
 		while (have_ann && !strcmp(next.image_id, img.id)) {
-			if ((error = grow((void **)&boxes, &cap, nb, sizeof(*boxes))) < 0)
+			if ((error = cat_grow((void **)&boxes, &cap, nb, sizeof(*boxes))) < 0)
 				goto out;
 			boxes[nb++] = next;
 			READ_ANN();
@@ -717,7 +694,7 @@ int catalog_labeled_count(struct catalog *cat, const char *label_set, int64_t *o
 	int error;
 
 	pthread_mutex_lock(&cat->lock);
-	if ((error = prep(cat, "SELECT count(*) FROM labels WHERE label_set = ?1", &st)) == 0) {
+	if ((error = cat_prep(cat, "SELECT count(*) FROM labels WHERE label_set = ?1", &st)) == 0) {
 		cat_bind_text(st, 1, label_set);
 		if (sqlite3_step(st) == SQLITE_ROW)
 			*out = sqlite3_column_int64(st, 0);

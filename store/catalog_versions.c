@@ -18,19 +18,13 @@
 
 #include "util/err.h"
 
-static int prep(struct catalog *cat, const char *sql, sqlite3_stmt **st)
-{
-	int rc = sqlite3_prepare_v2(cat->db, sql, -1, st, NULL);
-	return rc == SQLITE_OK ? 0 : cat_errno(cat, rc, sql);
-}
-
 static int dump_images(struct catalog *cat, const struct catalog_dump_ops *ops, void *payload)
 {
 	sqlite3_stmt *st = NULL;
 	struct catalog_image img;
 	int rc, error;
 
-	if ((error = prep(cat, "SELECT image_id, ext, bytes, width, height, source_id, ingested_at, name"
+	if ((error = cat_prep(cat, "SELECT image_id, ext, bytes, width, height, source_id, ingested_at, name"
 			       " FROM images ORDER BY image_id", &st)) < 0)
 		return error;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -60,8 +54,8 @@ static int dump_label_sets(struct catalog *cat, const struct catalog_dump_ops *o
 	size_t n = 0, cap = 0;
 	int rc, crc, error;
 
-	if ((error = prep(cat, "SELECT name FROM label_sets ORDER BY name", &sets)) < 0 ||
-	    (error = prep(cat, "SELECT name FROM label_classes WHERE label_set = ?1 ORDER BY class_id",
+	if ((error = cat_prep(cat, "SELECT name FROM label_sets ORDER BY name", &sets)) < 0 ||
+	    (error = cat_prep(cat, "SELECT name FROM label_classes WHERE label_set = ?1 ORDER BY class_id",
 			  &cls)) < 0)
 		goto done;
 	while ((rc = sqlite3_step(sets)) == SQLITE_ROW) {
@@ -76,14 +70,8 @@ static int dump_label_sets(struct catalog *cat, const struct catalog_dump_ops *o
 		sqlite3_reset(cls);
 		cat_bind_text(cls, 1, set);
 		while ((crc = sqlite3_step(cls)) == SQLITE_ROW) {
-			if (n == cap) {
-				const char **nv = realloc(names, (cap = cap ? cap * 2 : 16) * sizeof(*names));
-				if (!nv) {
-					error = err_set(-ENOMEM, "out of memory");
-					goto done;
-				}
-				names = nv;
-			}
+			if ((error = cat_grow((void **)&names, &cap, n, sizeof(*names))) < 0)
+				goto done;
 			if (!(names[n] = strdup((const char *)sqlite3_column_text(cls, 0)))) {
 				error = err_set(-ENOMEM, "out of memory");
 				goto done;
@@ -115,7 +103,7 @@ static int dump_labels(struct catalog *cat, const struct catalog_dump_ops *ops, 
 	char ls[CATALOG_NAME_MAX], id[CATALOG_ID_LEN + 1], batch[128], source[CATALOG_NAME_MAX];
 	int rc, error;
 
-	if ((error = prep(cat, "SELECT label_set, image_id, batch_id, source FROM labels"
+	if ((error = cat_prep(cat, "SELECT label_set, image_id, batch_id, source FROM labels"
 			       " ORDER BY label_set, image_id", &st)) < 0)
 		return error;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -141,7 +129,7 @@ static int dump_boxes(struct catalog *cat, const struct catalog_dump_ops *ops, v
 	int rc, error;
 
 	/* Within an image, insertion order: the order the working export writes them in. */
-	if ((error = prep(cat, "SELECT label_set, image_id, class_id, x_min, y_min, x_max, y_max"
+	if ((error = cat_prep(cat, "SELECT label_set, image_id, class_id, x_min, y_min, x_max, y_max"
 			       " FROM annotations ORDER BY label_set, image_id, id", &st)) < 0)
 		return error;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -168,7 +156,7 @@ static int dump_exclusions(struct catalog *cat, const struct catalog_dump_ops *o
 	char id[CATALOG_ID_LEN + 1], ls[CATALOG_NAME_MAX];
 	int rc, error;
 
-	if ((error = prep(cat, "SELECT image_id, label_set, reason FROM exclusions"
+	if ((error = cat_prep(cat, "SELECT image_id, label_set, reason FROM exclusions"
 			       " ORDER BY image_id, label_set", &st)) < 0)
 		return error;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -213,7 +201,7 @@ int catalog_version_put(struct catalog *cat, const struct catalog_version *v)
 	int error;
 
 	pthread_mutex_lock(&cat->lock);
-	if ((error = prep(cat, "INSERT OR REPLACE INTO versions(number, tag, commit_id, created_at,"
+	if ((error = cat_prep(cat, "INSERT OR REPLACE INTO versions(number, tag, commit_id, created_at,"
 			       " message, n_images, n_labeled) VALUES(?1,?2,?3,?4,?5,?6,?7)", &st)) == 0) {
 		sqlite3_bind_int64(st, 1, v->number);
 		cat_bind_text(st, 2, v->tag);
@@ -240,18 +228,12 @@ int catalog_versions(struct catalog *cat, struct catalog_version **out, size_t *
 	*out = NULL;
 	*n = 0;
 	pthread_mutex_lock(&cat->lock);
-	if ((error = prep(cat, "SELECT number, tag, commit_id, created_at, message, n_images, n_labeled"
+	if ((error = cat_prep(cat, "SELECT number, tag, commit_id, created_at, message, n_images, n_labeled"
 			       " FROM versions ORDER BY number", &st)) < 0)
 		goto out;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			struct catalog_version *nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof(*v));
-			if (!nv) {
-				error = err_set(-ENOMEM, "out of memory");
-				goto out;
-			}
-			v = nv;
-		}
+		if ((error = cat_grow((void **)&v, &cap, cnt, sizeof(*v))) < 0)
+			goto out;
 		v[cnt].number = sqlite3_column_int64(st, 0);
 		cat_col_text(v[cnt].tag, sizeof(v[cnt].tag), st, 1);
 		cat_col_text(v[cnt].commit_id, sizeof(v[cnt].commit_id), st, 2);
@@ -285,7 +267,7 @@ int catalog_versions_prune(struct catalog *cat, const int64_t *keep, size_t n_ke
 	if ((error = catalog_versions(cat, &v, &n)) < 0)
 		return error;
 	pthread_mutex_lock(&cat->lock);
-	if ((error = prep(cat, "DELETE FROM versions WHERE number = ?1", &st)) < 0)
+	if ((error = cat_prep(cat, "DELETE FROM versions WHERE number = ?1", &st)) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		int found = 0;
