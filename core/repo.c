@@ -49,11 +49,16 @@ int repo_init(const char *dir)
 		return err_set(-EEXIST, "%s is already a dsfs dataset", dir);
 	if ((error = fs_mkdir_p(dir, 0755)) < 0)
 		return error;
-	for (const char *const *d = (const char *const[]){ "objects", "tmp", "rejected", NULL }; *d; d++) {
+	for (const char *const *d = (const char *const[]){ "objects", "tmp", "rejected", "incoming",
+							    NULL }; *d; d++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, *d);
 		if ((error = fs_mkdir_p(path, 0755)) < 0)
 			return error;
 	}
+	/* Refused uploads, seen from the drop zone (core/dropzone). */
+	snprintf(path, sizeof(path), "%s/incoming/.rejected", dir);
+	if (symlink("../rejected", path) < 0 && errno != EEXIST)
+		return err_set(-errno, "cannot create %s: %s", path, strerror(errno));
 	snprintf(path, sizeof(path), "%s/dsfs.yaml", dir);
 	if (access(path, F_OK) != 0 &&
 	    (error = fs_write_file_atomic(path, default_config, sizeof(default_config) - 1, 0644)) < 0)

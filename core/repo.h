@@ -6,6 +6,8 @@
  *   DIR/git/         history (store/history), opened on first use
  *   DIR/dsfs.yaml    configuration (store/config)
  *   DIR/rejected/    files ingest refused, each with a .reason beside it
+ *   DIR/incoming/    the drop zone (core/dropzone): files closed here are ingested;
+ *                    .rejected -> ../rejected shows what was refused
  *   DIR/dsfs.log     the daemon's log when it runs in the background
  */
 #ifndef DSFS_CORE_REPO_H
