@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/mountlink.h"
 #include "store/blob.h"
 #include "store/catalog.h"
 #include "store/config.h"
@@ -128,6 +129,9 @@ void repo_free(struct repo *repo)
 {
 	if (!repo)
 		return;
+	if (!repo->in_mount && repo->cat && catalog_wrote(repo->cat) &&
+	    mountlink_notify(repo->dir) < 0)
+		LOG_W("%s", err_last());
 	history_free(repo->hist);
 	config_free(repo->cfg);
 	blob_store_free(repo->blobs);

@@ -30,12 +30,14 @@ struct repo {
 	struct history *hist;      /* opened by repo_history(); protected by hist_lock */
 	pthread_mutex_t hist_lock;
 	struct jobs *jobs;         /* the mount's job runner (core/jobs); NULL outside a mount */
+	int in_mount;              /* this process serves the mount (it tells no mount of its own changes) */
 };
 
 /* Create a new dataset at `dir` (created if missing; must not already be a dataset). */
 int repo_init(const char *dir);
 /* Open the dataset at `dir`.  -ENOENT with a message if it is not one. */
 int repo_open(struct repo **out, const char *dir);
+/* Close; a command that changed the catalog first tells a running mount (core/mountlink). */
 void repo_free(struct repo *repo);
 /* The history, opened on first call (borrowed from repo). */
 int repo_history(struct history **out, struct repo *repo);

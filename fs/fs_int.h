@@ -29,7 +29,6 @@
 
 struct fs;
 struct node;
-struct fh;
 struct repo;
 
 /* Entries of one directory listing, built by ops->list. */
@@ -40,8 +39,9 @@ struct dirlist {
 
 enum node_flags {
 	NODE_IMMUTABLE = (1 << 0), /* content never changes: long kernel cache timeouts */
-	NODE_WRITABLE = (1 << 1),  /* access(W_OK) succeeds (incoming/, ctl/ files) */
+	NODE_WRITABLE = (1 << 1),  /* access(W_OK) succeeds (ctl/ files) */
 	NODE_VOLATILE = (1 << 2),  /* depends on the catalog: invalidated when it changes */
+	NODE_LIVE = (1 << 3),      /* changes on its own (control results, jobs): no caching */
 };
 
 /* What a lookup found: the child's kind and data, before it becomes a node. */
@@ -60,23 +60,18 @@ struct node_ops {
 	int (*list)(struct fs *fs, struct node *dir, struct dirlist *out);
 	/* Size and times; mode/ino/nlink are filled by the caller. */
 	int (*getattr)(struct fs *fs, struct node *n, struct stat *st);
-	/* Files: open for reading/writing; may set fh->priv, fh->fd, fh->data. */
-	int (*open)(struct fs *fs, struct node *n, struct fh *fh);
-	/* Files: read; NULL means read from fh->fd or fh->data. */
-	int (*read)(struct fs *fs, struct fh *fh, char *dst, size_t size, off_t off, size_t *got);
-	int (*write)(struct fs *fs, struct fh *fh, const char *src, size_t size, off_t off);
-	/* close(2) of a handle: where writes take effect; the error reaches close(). */
-	int (*flush)(struct fs *fs, struct fh *fh);
-	void (*release)(struct fs *fs, struct fh *fh);
-	/* Directories that accept files. */
-	int (*create)(struct fs *fs, struct node *dir, const char *name, mode_t mode,
-		      struct node_spec *out, struct fh *fh);
-	int (*unlink)(struct fs *fs, struct node *dir, const char *name);
-	int (*rename)(struct fs *fs, struct node *dir, const char *name, struct node *newdir,
-		      const char *newname);
-	/* truncate (size >= 0); times and mode changes are accepted and ignored. */
-	int (*truncate)(struct fs *fs, struct node *n, struct fh *fh, off_t size);
-	/* Symbolic links: the target (a path relative to the link's directory). */
+	/*
+	 * Files have no open handles: the kernel opens and closes them without
+	 * asking the mount (see fuse_ops.c), and every READ names the node.  A
+	 * file gives its bytes one of two ways:
+	 *  - open_fd: a descriptor of a real file to read (closed by the caller);
+	 *  - content: the whole content, generated; a READ serves its slice.
+	 */
+	int (*open_fd)(struct fs *fs, struct node *n, int *fd);
+	int (*content)(struct fs *fs, struct node *n, struct buf *out);
+	/* Control files: one write(2); it carries one whole command line. */
+	int (*write)(struct fs *fs, struct node *n, const char *src, size_t size, off_t off);
+	/* Symbolic links: the target. */
 	int (*readlink)(struct fs *fs, struct node *n, struct buf *out);
 	void (*destroy)(struct node *n);
 };
@@ -92,17 +87,6 @@ struct node {
 	struct node *hnext;    /* protected by fs->lock: node table chain */
 };
 
-/* An open file. */
-struct fh {
-	struct node *node;
-	int fd;                /* a real file behind it, or -1 */
-	struct buf data;       /* or content generated at open */
-	void *priv;            /* kind-specific state */
-	int keep_cache;        /* let the kernel keep cached pages across opens */
-	int direct_io;
-	int writable;
-};
-
 struct fs {
 	struct repo *repo;
 	void *se;                     /* struct fuse_session * (fuse_ops.c) */
@@ -113,12 +97,14 @@ struct fs {
 	uint64_t gen;                 /* catalog generation last served; protected by gen_lock */
 	int inval_pending;            /* protected by gen_lock: the watcher must notify the kernel */
 	pthread_mutex_t gen_lock;
-	struct incoming *incoming;    /* node_incoming.c state */
+	struct dropzone *dropzone;    /* incoming/: core/dropzone, started once daemonized */
 	struct fs_views *views;       /* caches of generated trees (exports, versions) */
 	struct fs_versions *versions; /* node_versions.c: parsed versions (LRU), origin remote */
 	struct jobs *jobs;            /* the job runner (core/jobs), started once daemonized */
+	struct mountlink *link;       /* commands that change the catalog tell us (core/mountlink) */
 	pthread_t watcher;
 	int watcher_running, stopping;
+	int no_open;                  /* the kernel opens files without asking (fs_open) */
 	pthread_cond_t watcher_cond;
 	time_t mounted_at;
 	uid_t uid;                    /* owner shown on every node: the mounting user */
@@ -227,13 +213,7 @@ int views_coco(struct view_export *v, int split, const struct buf **out);
 typedef int (*views_version_builder)(struct fs *fs, const char *version, const char *label_set,
 				     const char *root, struct export **out);
 void views_set_version_builder(struct fs *fs, views_version_builder fn);
-int incoming_init(struct fs *fs);
-/* Start the ingest thread (after the daemon forked: threads do not survive a fork). */
-int incoming_start(struct fs *fs);
-/* Wait until every closed upload is ingested (see node_incoming.c). */
+/* Ingest every upload closed in incoming/ so far, so a reader sees it (node_incoming.c). */
 void incoming_drain(struct fs *fs);
-/* Ingest what is queued soon, without waiting for it (the watcher's tick). */
-void incoming_kick(struct fs *fs);
-void incoming_release(struct fs *fs);
 
 #endif

@@ -18,9 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "core/dropzone.h"
 #include "core/jobs.h"
+#include "core/mountlink.h"
 #include "core/repo.h"
 #include "fs.h"
 #include "fs_int.h"
@@ -31,7 +34,6 @@
 _Static_assert(sizeof(fuse_ino_t) >= sizeof(uintptr_t), "inode numbers hold node pointers");
 
 #define IMMUTABLE_TIMEOUT 86400.0
-#define VOLATILE_TIMEOUT 1.0
 
 static struct fs *fs_of(fuse_req_t req)
 {
@@ -51,13 +53,13 @@ static fuse_ino_t ino_of(struct fs *fs, struct node *n)
 /*
  * Immutable nodes, and volatile ones the mount itself invalidates when the
  * catalog changes (fs_sync_invalidate, the watcher), keep the kernel's cache
- * for long; writable drop-zone and control files change under every write.
+ * for long.  Live files (control results, jobs) are asked for their
+ * attributes at every read; their mtime is the time of asking, so the
+ * kernel drops their cached pages each time (FUSE_CAP_AUTO_INVAL_DATA).
  */
 static double timeout_of(const struct node *n)
 {
-	if (n->flags & NODE_IMMUTABLE)
-		return IMMUTABLE_TIMEOUT;
-	return n->flags & NODE_WRITABLE ? VOLATILE_TIMEOUT : IMMUTABLE_TIMEOUT;
+	return n->flags & NODE_LIVE ? 0.0 : IMMUTABLE_TIMEOUT;
 }
 
 static int do_getattr(struct fs *fs, struct node *n, struct stat *st)
@@ -72,6 +74,8 @@ static int do_getattr(struct fs *fs, struct node *n, struct stat *st)
 	st->st_gid = fs->gid;
 	st->st_blksize = 65536;
 	st->st_mtime = st->st_ctime = st->st_atime = fs->mounted_at;
+	if (n->flags & NODE_LIVE)
+		clock_gettime(CLOCK_REALTIME, &st->st_mtim);
 	if (n->ops->getattr)
 		error = n->ops->getattr(fs, n, st);
 	st->st_blocks = (st->st_size + 511) / 512;
@@ -87,8 +91,7 @@ static int do_lookup(struct fs *fs, struct node *dir, const char *name, struct f
 
 	if (!dir->ops->lookup)
 		return -ENOTDIR;
-	if (!(dir->flags & NODE_WRITABLE))
-		incoming_drain(fs); /* readers see every upload closed before */
+	incoming_drain(fs); /* a name closed in incoming/ before is found */
 	if (!(dir->flags & NODE_IMMUTABLE))
 		fs_check_generation(fs);
 	if ((error = dir->ops->lookup(fs, dir, name, &spec)) < 0)
@@ -107,12 +110,19 @@ static int do_lookup(struct fs *fs, struct node *dir, const char *name, struct f
 
 static void fs_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	struct fs *fs = userdata;
+
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
 		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+	fs->no_open = !!(conn->capable & FUSE_CAP_NO_OPEN_SUPPORT);
+	/* O_TRUNC as a SETATTR, not a flag of the OPEN the kernel no longer sends. */
+	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
+	/* Live files rely on it: a changed mtime at getattr drops cached pages. */
+	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
+		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
 	conn->max_write = 1 << 20;
 	conn->max_readahead = 1 << 20;
 }
@@ -155,8 +165,7 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 	(void)fi;
 	if (n->flags & NODE_VOLATILE) {
-		if (!(n->flags & NODE_WRITABLE))
-			incoming_drain(fs);
+		incoming_drain(fs);
 		fs_sync_invalidate(fs);
 	}
 	if ((error = do_getattr(fs, n, &st)) < 0)
@@ -177,14 +186,15 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	if (to_set & FUSE_SET_ATTR_SIZE) {
-		error = n->ops->truncate ? n->ops->truncate(fs, n, fi ? (struct fh *)(uintptr_t)fi->fh
-								   : NULL, attr->st_size)
-					 : -EROFS;
-	}
-	/* Mode, owner and times of a drop-zone file are accepted and not kept. */
-	if (!error)
-		error = do_getattr(fs, n, &st);
+	/*
+	 * A control file's content is the last outcome, not what was written:
+	 * the truncate of `echo cmd > ctl/verb`, modes and times are accepted
+	 * and not kept.
+	 */
+	(void)attr;
+	(void)to_set;
+	(void)fi;
+	error = do_getattr(fs, n, &st);
 	if (error)
 		fuse_reply_err(req, -error);
 	else
@@ -205,138 +215,83 @@ static void fs_access(fuse_req_t req, fuse_ino_t ino, int mask)
 		fuse_reply_err(req, 0);
 }
 
-static struct fh *fh_new(struct node *n)
-{
-	struct fh *fh = calloc(1, sizeof(*fh));
-
-	if (fh) {
-		fh->node = n;
-		fh->fd = -1;
-		buf_init(&fh->data);
-	}
-	return fh;
-}
-
-static void fh_free(struct fs *fs, struct fh *fh)
-{
-	if (!fh)
-		return;
-	if (fh->node->ops->release)
-		fh->node->ops->release(fs, fh);
-	if (fh->fd >= 0)
-		close(fh->fd);
-	buf_release(&fh->data);
-	node_unref(fs, fh->node, 1);
-	free(fh);
-}
-
-static void set_open_flags(struct fuse_file_info *fi, struct fh *fh)
-{
-	fi->fh = (uint64_t)(uintptr_t)fh;
-	fi->keep_cache = fh->keep_cache;
-	fi->direct_io = fh->direct_io;
-	fi->noflush = !fh->writable && !fh->node->ops->flush;
-}
-
+/*
+ * Files have no handles.  The first OPEN is answered ENOSYS, after which
+ * the kernel opens and closes files without asking (FUSE "no open"); and
+ * FLUSH is not implemented, so close() does not ask either.  A warm read of
+ * a cached file then costs no round trip at all, which is what makes the
+ * mount as fast as the disk for repeated reads.  Writes into incoming/ go
+ * to a real directory (it is a symbolic link), so nothing here needs to
+ * know when a file is closed; control files act at write(2).
+ */
 static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
 	struct node *n = node_of(fs, ino);
-	int wants_write = (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC);
-	struct fh *fh;
-	int error;
 
 	if (S_ISDIR(n->mode)) {
 		fuse_reply_err(req, EISDIR);
 		return;
 	}
-	if (wants_write && (!(n->flags & NODE_WRITABLE) || !n->ops->write)) {
-		fuse_reply_err(req, EROFS);
+	if (fs->no_open) {
+		fuse_reply_err(req, ENOSYS);
 		return;
 	}
-	if (!n->ops->open) {
-		fuse_reply_err(req, EACCES);
-		return;
-	}
-	if (!(n->flags & NODE_WRITABLE))
-		incoming_drain(fs);
-	if (n->flags & NODE_VOLATILE)
-		fs_sync_invalidate(fs);
-	if (!(fh = fh_new(n))) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	node_ref(fs, n);
-	fh->writable = wants_write;
-	err_clear();
-	if ((error = n->ops->open(fs, n, fh)) < 0) {
-		if (error != -ENOENT)
-			LOG_W("open %s: %s", n->name, err_msg(error));
-		fh_free(fs, fh);
-		fuse_reply_err(req, -error);
-		return;
-	}
-	if ((fi->flags & O_TRUNC) && n->ops->truncate && (error = n->ops->truncate(fs, n, fh, 0)) < 0) {
-		fh_free(fs, fh);
-		fuse_reply_err(req, -error);
-		return;
-	}
-	set_open_flags(fi, fh);
-	if (fuse_reply_open(req, fi) == -ENOENT)
-		fh_free(fs, fh); /* the open was interrupted */
+	/* A kernel without "no open": the same, with one round trip. */
+	fi->fh = 0;
+	fi->keep_cache = 1;
+	fi->noflush = 1;
+	fuse_reply_open(req, fi);
 }
 
+static void reply_slice(fuse_req_t req, const struct buf *b, size_t size, off_t off)
+{
+	size_t len = b->len;
+
+	if ((uint64_t)off >= len)
+		fuse_reply_buf(req, NULL, 0);
+	else
+		fuse_reply_buf(req, b->ptr + off, size < len - (size_t)off ? size : len - (size_t)off);
+}
+
+/*
+ * No cache invalidation here: the reader holds the pages being filled
+ * locked until this reply, so invalidating this inode now would deadlock.
+ */
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
-	struct fh *fh = (struct fh *)(uintptr_t)fi->fh;
-	int error;
+	struct node *n = node_of(fs, ino);
+	int error, fd;
 
-	(void)ino;
-	if (fh->node->ops->read) {
-		char *dst = malloc(size ? size : 1);
-		size_t got = 0;
-
-		if (!dst) {
-			fuse_reply_err(req, ENOMEM);
-			return;
-		}
-		if ((error = fh->node->ops->read(fs, fh, dst, size, off, &got)) < 0)
-			fuse_reply_err(req, -error);
-		else
-			fuse_reply_buf(req, dst, got);
-		free(dst);
-	} else if (fh->fd >= 0) {
+	(void)fi;
+	err_clear();
+	if (n->ops->open_fd) {
 		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
 
+		if ((error = n->ops->open_fd(fs, n, &fd)) < 0) {
+			LOG_W("read %s: %s", n->name, err_msg(error));
+			fuse_reply_err(req, -error);
+			return;
+		}
 		bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-		bv.buf[0].fd = fh->fd;
+		bv.buf[0].fd = fd;
 		bv.buf[0].pos = off;
 		fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
-	} else {
-		size_t len = fh->data.len, n;
-		char *copy;
+		close(fd);
+	} else if (n->ops->content) {
+		struct buf b = BUF_INIT;
 
-		if ((uint64_t)off >= len) {
-			fuse_reply_buf(req, NULL, 0);
-			return;
+		if ((error = n->ops->content(fs, n, &b)) < 0) {
+			LOG_W("read %s: %s", n->name, err_msg(error));
+			fuse_reply_err(req, -error);
+		} else {
+			reply_slice(req, &b, size, off);
 		}
-		/*
-		 * Reply from a copy: once the kernel has the reply, an async
-		 * (readahead) READ can complete the file's last reference and
-		 * another thread's RELEASE may free fh->data while this thread
-		 * is still returning from writev (ASan's writev check then
-		 * reads freed memory).
-		 */
-		n = size < len - (size_t)off ? size : len - (size_t)off;
-		if (!(copy = malloc(n))) {
-			fuse_reply_err(req, ENOMEM);
-			return;
-		}
-		memcpy(copy, fh->data.ptr + off, n);
-		fuse_reply_buf(req, copy, n);
-		free(copy);
+		buf_release(&b);
+	} else {
+		fuse_reply_err(req, S_ISDIR(n->mode) ? EISDIR : EACCES);
 	}
 }
 
@@ -344,39 +299,19 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		     struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
-	struct fh *fh = (struct fh *)(uintptr_t)fi->fh;
+	struct node *n = node_of(fs, ino);
 	int error;
 
-	(void)ino;
-	if (!fh->writable || !fh->node->ops->write) {
-		fuse_reply_err(req, EBADF);
+	(void)fi;
+	if (!(n->flags & NODE_WRITABLE) || !n->ops->write) {
+		fuse_reply_err(req, EROFS);
 		return;
 	}
 	err_clear();
-	if ((error = fh->node->ops->write(fs, fh, buf, size, off)) < 0)
+	if ((error = n->ops->write(fs, n, buf, size, off)) < 0)
 		fuse_reply_err(req, -error);
 	else
 		fuse_reply_write(req, size);
-}
-
-static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct fs *fs = fs_of(req);
-	struct fh *fh = (struct fh *)(uintptr_t)fi->fh;
-	int error = 0;
-
-	(void)ino;
-	err_clear();
-	if (fh && fh->node->ops->flush)
-		error = fh->node->ops->flush(fs, fh);
-	fuse_reply_err(req, -error);
-}
-
-static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	(void)ino;
-	fh_free(fs_of(req), (struct fh *)(uintptr_t)fi->fh);
-	fuse_reply_err(req, 0);
 }
 
 /* Directory handles hold a snapshot of the listing, so offsets stay stable. */
@@ -398,10 +333,13 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(req, ENOTDIR);
 		return;
 	}
-	if (!(n->flags & NODE_WRITABLE))
-		incoming_drain(fs);
-	if (!(n->flags & NODE_IMMUTABLE))
-		fs_check_generation(fs);
+	/*
+	 * Listing a directory is where a reader meets the newest state:
+	 * uploads closed so far are ingested and stale cached views dropped
+	 * (the kernel holds no lock of this directory during OPENDIR).
+	 */
+	incoming_drain(fs);
+	fs_sync_invalidate(fs);
 	if (!(d = calloc(1, sizeof(*d)))) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -502,45 +440,8 @@ static void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		      struct fuse_file_info *fi)
 {
-	struct fs *fs = fs_of(req);
-	struct node *dir = node_of(fs, parent), *n;
-	struct node_spec spec = { 0 };
-	struct fuse_entry_param e;
-	struct fh *fh;
-	int error;
-
-	if (!dir->ops->create) {
-		fuse_reply_err(req, dir->ops->lookup ? EROFS : ENOTDIR);
-		return;
-	}
-	if (!(fh = fh_new(NULL))) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	err_clear();
-	if ((error = dir->ops->create(fs, dir, name, mode, &spec, fh)) < 0) {
-		free(fh);
-		fuse_reply_err(req, -error);
-		return;
-	}
-	if (!(n = node_get(fs, dir, name, &spec))) {
-		free(fh);
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	/* One reference for the kernel's lookup, one for the handle. */
-	node_ref(fs, n);
-	fh->node = n;
-	fh->writable = 1;
-	memset(&e, 0, sizeof(e));
-	do_getattr(fs, n, &e.attr);
-	e.ino = ino_of(fs, n);
-	e.attr_timeout = e.entry_timeout = timeout_of(n);
-	set_open_flags(fi, fh);
-	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
-		fh_free(fs, fh);
-		node_unref(fs, n, 1);
-	}
+	(void)parent; (void)name; (void)mode; (void)fi;
+	fuse_reply_err(req, EROFS);
 }
 
 static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -575,10 +476,8 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 
 static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct fs *fs = fs_of(req);
-	struct node *dir = node_of(fs, parent);
-
-	fuse_reply_err(req, dir->ops->unlink ? -dir->ops->unlink(fs, dir, name) : EROFS);
+	(void)parent; (void)name;
+	fuse_reply_err(req, EROFS);
 }
 
 static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -590,18 +489,8 @@ static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 		      const char *newname, unsigned int flags)
 {
-	struct fs *fs = fs_of(req);
-	struct node *dir = node_of(fs, parent), *newdir = node_of(fs, newparent);
-
-	if (flags) {
-		fuse_reply_err(req, EINVAL);
-		return;
-	}
-	if (!dir->ops->rename || dir->ops != newdir->ops) {
-		fuse_reply_err(req, dir->ops->rename ? EXDEV : EROFS);
-		return;
-	}
-	fuse_reply_err(req, -dir->ops->rename(fs, dir, name, newdir, newname));
+	(void)parent; (void)name; (void)newparent; (void)newname; (void)flags;
+	fuse_reply_err(req, EROFS);
 }
 
 static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
@@ -628,8 +517,6 @@ static const struct fuse_lowlevel_ops fs_ops = {
 	.open = fs_open,
 	.read = fs_read,
 	.write = fs_write,
-	.flush = fs_flush,
-	.release = fs_release,
 	.opendir = fs_opendir,
 	.readdir = fs_readdir,
 	.readdirplus = fs_readdirplus,
@@ -697,6 +584,18 @@ void fs_invalidate_volatile(struct fs *fs)
 
 static void *watcher_main(void *arg);
 
+/* A command changed the catalog and waits until the kernel forgot the old views. */
+static void link_notified(void *arg)
+{
+	fs_sync_invalidate(arg);
+}
+
+/* The drop zone ingested a group: the watcher drops what the kernel cached. */
+static void dropzone_changed(void *arg)
+{
+	fs_check_generation(arg);
+}
+
 static FILE *open_log(struct repo *repo, const struct fs_mount_opts *opts)
 {
 	char path[PATH_MAX];
@@ -732,13 +631,14 @@ int fs_mount_run(struct repo *repo, const struct fs_mount_opts *opts)
 	pthread_mutex_init(&fs.gen_lock, NULL);
 	pthread_cond_init(&fs.watcher_cond, NULL);
 	fs.mounted_at = time(NULL);
+	repo->in_mount = 1;
 	fs.uid = getuid();
 	fs.gid = getgid();
 	if (!(fs.mountpoint = realpath(opts->mountpoint, NULL))) {
 		error = err_set(-errno, "mount point %s: %s", opts->mountpoint, strerror(errno));
 		goto done;
 	}
-	if ((error = node_table_init(&fs)) < 0 || (error = incoming_init(&fs)) < 0 ||
+	if ((error = node_table_init(&fs)) < 0 || (error = dropzone_open(&fs.dropzone, repo)) < 0 ||
 	    (error = views_init(&fs)) < 0 || (error = versions_init(&fs)) < 0)
 		goto done;
 	root.ops = &root_ops;
@@ -785,13 +685,16 @@ int fs_mount_run(struct repo *repo, const struct fs_mount_opts *opts)
 		goto done;
 	}
 	log_write(LOG_NOTICE, "mounted %s on %s", repo->dir, fs.mountpoint);
-	if ((error = incoming_start(&fs)) < 0) {
+	dropzone_set_notify(fs.dropzone, dropzone_changed, &fs);
+	if ((error = dropzone_start(fs.dropzone)) < 0) {
 		fuse_session_unmount(fs.se);
 		goto done;
 	}
 	if (pthread_create(&fs.watcher, NULL, watcher_main, &fs) == 0)
 		fs.watcher_running = 1;
 	/* After fuse_daemonize: threads do not survive its fork. */
+	if (mountlink_listen(&fs.link, repo->dir, link_notified, &fs) < 0)
+		LOG_W("%s: changes made by dsfs commands show within a second, not at once", err_last());
 	if (jobs_start(&fs.jobs, repo) < 0)
 		LOG_E("%s: jobs will not run or resume in this mount", err_last());
 
@@ -806,6 +709,8 @@ int fs_mount_run(struct repo *repo, const struct fs_mount_opts *opts)
 	fuse_loop_cfg_destroy(loop);
 	jobs_stop(fs.jobs);
 	fs.jobs = NULL;
+	mountlink_close(fs.link);
+	fs.link = NULL;
 
 	if (fs.watcher_running) {
 		pthread_mutex_lock(&fs.gen_lock);
@@ -823,7 +728,8 @@ done:
 	}
 	fuse_opt_free_args(&args);
 	node_table_release(&fs);
-	incoming_release(&fs);
+	dropzone_close(fs.dropzone); /* ingests what was closed before the unmount */
+	fs.dropzone = NULL;
 	views_release(&fs);
 	versions_release(&fs);
 	free(fs.mountpoint);
@@ -866,10 +772,8 @@ static void *watcher_main(void *arg)
 		pending = fs->inval_pending;
 		fs->inval_pending = 0;
 		pthread_mutex_unlock(&fs->gen_lock);
-		if (!pending) {
-			incoming_kick(fs); /* a small upload shows up for the command line too */
+		if (!pending)
 			fs_check_generation(fs); /* may set inval_pending for the next turn */
-		}
 		else
 			fs_invalidate_volatile(fs);
 		pthread_mutex_lock(&fs->gen_lock);

@@ -1,9 +1,9 @@
 /*
  * ctl/: control files, one per verb of core/verbs.c.  Writing one line of
- * key=value words to ctl/<verb> and closing the file runs the verb: the
- * close returns once it is done (EINVAL if the command failed, with the
- * reason in the file and the log).  Reading the file returns the outcome
- * of the last run, as "key: value" lines.  ctl/jobs/<id> shows the jobs
+ * key=value words to ctl/<verb> runs the verb: the write(2) returns once
+ * it is done (EINVAL if the command failed, with the reason in the file
+ * and the log).  Reading the file returns the outcome of the last run, as
+ * "key: value" lines.  ctl/jobs/<id> shows the jobs
  * that long verbs (ctl/cvat) start (node_jobs.c).
  */
 #include "fs_int.h"
@@ -50,63 +50,49 @@ static int ctl_getattr(struct fs *fs, struct node *n, struct stat *st)
 	return 0;
 }
 
-static int ctl_open(struct fs *fs, struct node *n, struct fh *fh)
+static int ctl_content(struct fs *fs, struct node *n, struct buf *out)
 {
 	struct ctl_slot *s = slot_of(n);
+	int error;
 
 	(void)fs;
-	fh->direct_io = 1;
-	if (!fh->writable) {
-		pthread_mutex_lock(&s->mu);
-		buf_put(&fh->data, s->last.ptr, s->last.len);
-		pthread_mutex_unlock(&s->mu);
-	}
-	return 0;
+	pthread_mutex_lock(&s->mu);
+	error = buf_put(out, s->last.ptr, s->last.len);
+	pthread_mutex_unlock(&s->mu);
+	return error;
 }
-
-static int ctl_run(struct fs *fs, struct fh *fh);
 
 /*
- * A complete line runs at once, so the write(2) itself fails on a bad
- * command: shells report errors of write but ignore those of close.
+ * One write(2) is one command: the mount is not told when the file is
+ * closed, and shells report errors of write but ignore those of close.
+ * A trailing newline is optional; a second line is refused.
  */
-static int ctl_write(struct fs *fs, struct fh *fh, const char *src, size_t size, off_t off)
+static int ctl_write(struct fs *fs, struct node *n, const char *src, size_t size, off_t off)
 {
+	const struct verb *v = n->priv;
+	struct ctl_slot *s = slot_of(n);
+	struct buf line = BUF_INIT, out = BUF_INIT;
+	const char *nl = memchr(src, '\n', size);
 	int error;
 
-	if ((size_t)off < fh->data.len || fh->data.len + size > 65536)
-		return -EINVAL; /* one short line, written in order */
-	if ((error = buf_put(&fh->data, src, size)) < 0)
+	(void)off; /* `echo cmd >> ctl/verb` writes past the old content */
+	if (nl && (size_t)(nl - src) + 1 < size) {
+		LOG_W("ctl/%s: more than one line in one write", v->name);
+		return -EINVAL;
+	}
+	if ((error = buf_put(&line, src, nl ? (size_t)(nl - src) : size)) < 0 ||
+	    (error = buf_put(&line, "", 1)) < 0) {
+		buf_release(&line);
 		return error;
-	return memchr(fh->data.ptr, '\n', fh->data.len) ? ctl_run(fs, fh) : 0;
-}
-
-/* close(2): a line without its newline runs here. */
-static int ctl_flush(struct fs *fs, struct fh *fh)
-{
-	return ctl_run(fs, fh);
-}
-
-static int ctl_run(struct fs *fs, struct fh *fh)
-{
-	const struct verb *v = fh->node->priv;
-	struct ctl_slot *s = slot_of(fh->node);
-	struct buf out = BUF_INIT;
-	char *nl;
-	int error;
-
-	if (!fh->writable || !fh->data.len)
-		return 0;
-	if ((nl = memchr(fh->data.ptr, '\n', fh->data.len)))
-		*nl = '\0';
+	}
 	incoming_drain(fs); /* a verb sees every upload closed before it */
 	pthread_mutex_lock(&s->mu);
-	error = verb_run_line(fs->repo, v->name, fh->data.ptr, &out);
+	error = verb_run_line(fs->repo, v->name, line.ptr, &out);
 	buf_reset(&s->last);
 	buf_put(&s->last, out.ptr, out.len);
 	pthread_mutex_unlock(&s->mu);
 	buf_release(&out);
-	buf_reset(&fh->data);
+	buf_release(&line);
 	if (error) {
 		LOG_W("ctl/%s: %s", v->name, err_last());
 		error = -EINVAL;
@@ -117,22 +103,11 @@ static int ctl_run(struct fs *fs, struct fh *fh)
 	return error;
 }
 
-static int ctl_truncate(struct fs *fs, struct node *n, struct fh *fh, off_t size)
-{
-	(void)fs;
-	(void)n;
-	if (fh && size == 0)
-		buf_reset(&fh->data);
-	return 0;
-}
-
 static const struct node_ops ctl_file_ops = {
 	.kind = "ctl",
 	.getattr = ctl_getattr,
-	.open = ctl_open,
+	.content = ctl_content,
 	.write = ctl_write,
-	.flush = ctl_flush,
-	.truncate = ctl_truncate,
 };
 
 static int ctl_lookup(struct fs *fs, struct node *dir, const char *name, struct node_spec *out)
@@ -146,7 +121,7 @@ static int ctl_lookup(struct fs *fs, struct node *dir, const char *name, struct 
 	pthread_once(&slots_once, slots_init);
 	out->ops = &ctl_file_ops;
 	out->mode = S_IFREG | 0644;
-	out->flags = NODE_WRITABLE | NODE_VOLATILE;
+	out->flags = NODE_WRITABLE | NODE_LIVE; /* not volatile: invalidating it inside its own WRITE would deadlock */
 	out->priv = (void *)v;
 	return 0;
 }

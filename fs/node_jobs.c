@@ -2,7 +2,7 @@
  * ctl/jobs/: one read-only file per job of the catalog's jobs table
  * (core/jobs), named by its id, showing state, progress, the CVAT task,
  * the last error, timestamps and the result as "key: value" lines.  The
- * text is generated at every stat and open (direct I/O, no page cache):
+ * text is generated at every stat and read (live files, never cached):
  * a job moves on while nothing else in the catalog changes.
  */
 #include "fs_int.h"
@@ -45,16 +45,15 @@ static int jobfile_getattr(struct fs *fs, struct node *n, struct stat *st)
 	return error;
 }
 
-static int jobfile_open(struct fs *fs, struct node *n, struct fh *fh)
+static int jobfile_content(struct fs *fs, struct node *n, struct buf *out)
 {
-	fh->direct_io = 1;
-	return job_status_text(&fh->data, fs->repo, node_job_id(n));
+	return job_status_text(out, fs->repo, node_job_id(n));
 }
 
 static const struct node_ops jobfile_ops = {
 	.kind = "job",
 	.getattr = jobfile_getattr,
-	.open = jobfile_open,
+	.content = jobfile_content,
 };
 
 static int jobs_lookup(struct fs *fs, struct node *dir, const char *name, struct node_spec *out)
@@ -74,7 +73,7 @@ static int jobs_lookup(struct fs *fs, struct node *dir, const char *name, struct
 		return error == -ENOENT ? -ENOENT : error;
 	out->ops = &jobfile_ops;
 	out->mode = S_IFREG | 0444;
-	out->flags = NODE_VOLATILE;
+	out->flags = NODE_VOLATILE | NODE_LIVE;
 	out->priv = (void *)(intptr_t)id;
 	return 0;
 }

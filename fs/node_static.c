@@ -1,10 +1,10 @@
 /*
  * Generic node kinds that many trees reuse:
  *  - a static directory: a fixed table of (name, maker) entries;
- *  - a generated file: read-only bytes produced by a function on open
+ *  - a generated file: read-only bytes produced by a function at read
  *    (README, YAML, label files, COCO JSON), sized by generating them;
- *  - a blob file: an image served from the blob store, immutable, so the
- *    kernel keeps its pages across opens.
+ *  - a blob file: an image served from the blob store.
+ * The kernel keeps the pages of both across opens (fuse_ops.c).
  */
 #include "fs_int.h"
 
@@ -83,17 +83,16 @@ static int gen_getattr(struct fs *fs, struct node *n, struct stat *st)
 	return error;
 }
 
-static int gen_open(struct fs *fs, struct node *n, struct fh *fh)
+/*
+ * Generated at every READ that misses the kernel's cache: a version never
+ * changes, and a working-tree file changes only with the catalog, when the
+ * mount drops its cached pages (fs_invalidate_volatile).
+ */
+static int gen_content(struct fs *fs, struct node *n, struct buf *out)
 {
 	struct gen_file *g = n->priv;
 
-	/*
-	 * Cached pages stay valid until the mount invalidates them (a version
-	 * never changes; a working-tree file changes only with the catalog,
-	 * and fs_sync_invalidate drops its pages before this open is answered).
-	 */
-	fh->keep_cache = 1;
-	return g->gen(fs, n, &fh->data);
+	return g->gen(fs, n, out);
 }
 
 static void gen_destroy(struct node *n)
@@ -108,7 +107,7 @@ static void gen_destroy(struct node *n)
 static const struct node_ops gen_file_ops = {
 	.kind = "generated",
 	.getattr = gen_getattr,
-	.open = gen_open,
+	.content = gen_content,
 	.destroy = gen_destroy,
 };
 
@@ -149,12 +148,11 @@ static int blob_getattr(struct fs *fs, struct node *n, struct stat *st)
 	return 0;
 }
 
-static int blob_file_open(struct fs *fs, struct node *n, struct fh *fh)
+static int blob_file_open_fd(struct fs *fs, struct node *n, int *fd)
 {
 	struct blob_file *b = n->priv;
 
-	fh->keep_cache = 1;
-	return blob_open(&fh->fd, fs->repo->blobs, &b->id);
+	return blob_open(fd, fs->repo->blobs, &b->id);
 }
 
 static void blob_destroy(struct node *n)
@@ -165,7 +163,7 @@ static void blob_destroy(struct node *n)
 static const struct node_ops blob_file_ops = {
 	.kind = "blob",
 	.getattr = blob_getattr,
-	.open = blob_file_open,
+	.open_fd = blob_file_open_fd,
 	.destroy = blob_destroy,
 };
 

@@ -303,6 +303,16 @@ void catalog_free(struct catalog *cat)
 	free(cat);
 }
 
+int catalog_wrote(struct catalog *cat)
+{
+	int wrote;
+
+	pthread_mutex_lock(&cat->lock);
+	wrote = cat->local_writes != 0;
+	pthread_mutex_unlock(&cat->lock);
+	return wrote;
+}
+
 uint64_t catalog_generation(struct catalog *cat)
 {
 	sqlite3_stmt *st;

@@ -45,6 +45,8 @@ int catalog_schema_version(void);
  * it are fresh while it is unchanged.
  */
 uint64_t catalog_generation(struct catalog *cat);
+/* Whether this connection committed a change since it was opened. */
+int catalog_wrote(struct catalog *cat);
 
 /* Add an image.  Returns 0 if added, 1 if the id was already recorded (row unchanged). */
 int catalog_image_add(struct catalog *cat, const struct catalog_image *img);

@@ -105,4 +105,10 @@ echo "images=$id reason=blurry" > "$M/ctl/exclude" || fail "exclude"
 if echo "size=5" > "$M/ctl/batch"; then fail "empty batch selection accepted"; fi
 grep -q "no images to label" "$M/ctl/batch" || fail "empty batch reason: $(cat "$M/ctl/batch")"
 if echo "bogus=1" > "$M/ctl/batch"; then fail "unknown key accepted"; fi
+grep -q "bogus" "$M/ctl/batch" || fail "unknown key reason: $(cat "$M/ctl/batch")"
+
+note "control files: one write is one command"
+printf 'name=extra classes=a,b' > "$M/ctl/labelset" || fail "a line without a newline did not run"
+grep -q "extra" "$M/ctl/labelset" || fail "labelset outcome: $(cat "$M/ctl/labelset")"
+if printf 'size=1\nsize=2\n' > "$M/ctl/batch"; then fail "two lines in one write accepted"; fi
 pass

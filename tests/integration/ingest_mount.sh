@@ -57,6 +57,7 @@ note "rejected files are kept with a reason"
 echo "just text" > "$M/incoming/x.jpg"
 : > "$M/incoming/empty.jpg"
 head -c 3000 "$T/gen/images/shape_000005.jpg" > "$M/incoming/trunc.jpg"
+ls "$M/images" >/dev/null # listing waits for every upload closed so far
 for f in x.jpg empty.jpg trunc.jpg; do
 	[ -f "$M/incoming/.rejected/$f" ] || fail "$f not under incoming/.rejected/"
 	[ -s "$M/incoming/.rejected/$f.reason" ] || fail "$f has no reason"
@@ -83,7 +84,18 @@ def expect_erofs(fn, what):
         return
     sys.exit(f"{what}: succeeded")
 expect_erofs(lambda: open(os.path.join(m, "images", "new.jpg"), "wb"), "create in images/")
-expect_erofs(lambda: open(img, "r+b"), "open image for writing")
+# The kernel opens files without asking the mount ("no open"), so the
+# refusal comes at write(2); the cached bytes must stay the original ones.
+before = open(img, "rb").read()
+fd = os.open(img, os.O_WRONLY)
+expect_erofs(lambda: os.write(fd, b"overwrite"), "write to an image")
+os.close(fd)
+fd = os.open(img, os.O_WRONLY | os.O_APPEND)
+expect_erofs(lambda: os.write(fd, b"more"), "append to an image")
+os.close(fd)
+expect_erofs(lambda: open(img, "wb"), "open an image with O_TRUNC")
+if open(img, "rb").read() != before:
+    sys.exit("a refused write changed what the image reads as")
 expect_erofs(lambda: os.mkdir(os.path.join(m, "images", "d")), "mkdir in images/")
 expect_erofs(lambda: os.unlink(img), "unlink an image")
 expect_erofs(lambda: os.truncate(img, 0), "truncate an image")
