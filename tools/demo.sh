@@ -23,8 +23,13 @@ run "'$DSFS' mount '$W/ds' '$W/mnt'"
 run "ls '$W/mnt'"
 
 say "3. ingest: copy images into incoming/ (and one bad file)"
+echo "incoming is a link to a real directory: uploads are written at disk speed, and"
+echo "each file is ingested in the background when its writer closes it"
+run "ls -l '$W/mnt' | grep incoming"
 run "cp '$W'/shapes/images/shape_00000*.jpg '$W/mnt/incoming/'"
 run "echo 'not an image' > '$W/mnt/incoming/notes.jpg'"
+echo "(listing any directory of the mount first ingests every upload closed before it)"
+run "ls '$W/mnt/images' | head -n 3"
 run "ls '$W/mnt/incoming/.rejected/' && cat '$W/mnt/incoming/.rejected/notes.jpg.reason'"
 say "   ...or from the command line, while mounted"
 run "'$DSFS' ingest '$W/shapes/images'" || true
