@@ -422,7 +422,10 @@ static void claim(struct dropzone *dz, const char *path, const char *name)
 	struct stat st;
 	int fd, leased = 0;
 
-	/* O_NONBLOCK: a FIFO must not block us; O_NOFOLLOW: a symlink is skipped (ELOOP). */
+	/* Never open a device or FIFO (opening one can have effects); symlinks are skipped too. */
+	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return;
+	/* O_NOFOLLOW, O_NONBLOCK: in case it was replaced by a symlink or FIFO since. */
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0) {
 		if (errno == EWOULDBLOCK)
 			busy_add(dz, path); /* someone else holds a write lease */
