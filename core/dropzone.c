@@ -72,6 +72,7 @@
 #include "core/repo.h"
 #include "store/blob.h"
 #include "util/err.h"
+#include "util/fault.h"
 #include "util/fsutil.h"
 #include "util/log.h"
 
@@ -105,6 +106,7 @@ struct watch {
 struct upload {
 	char *spool;
 	char *name;
+	int marker_file;            /* marked by "<spool>.name", not an xattr */
 };
 
 struct dropzone {
@@ -194,7 +196,9 @@ static int write_marker(int fd, const char *spool_path, const char *name, int *f
 	int mfd, error = 0;
 
 	*file_out = 0;
-	if (fsetxattr(fd, NAME_XATTR, name, len, 0) == 0)
+	if (fault_sim(FAULT_DROPZONE_NO_XATTR))
+		errno = ENOTSUP;
+	else if (fsetxattr(fd, NAME_XATTR, name, len, 0) == 0)
 		return 0;
 	if (errno != ENOTSUP && errno != EOPNOTSUPP && errno != EPERM && errno != EACCES)
 		return err_set(-errno, "incoming: cannot mark %s: %s", name, strerror(errno));
@@ -225,15 +229,16 @@ static void unmark(int fd, const char *spool_path, int file)
 	}
 }
 
-/* The name a spool was marked with ("" if none). */
-static void read_marker(char name[CATALOG_NAME_MAX], const char *spool_path)
+/* The name a spool was marked with ("" if none); 1 if it came from a marker file. */
+static int read_marker(char name[CATALOG_NAME_MAX], const char *spool_path)
 {
 	char path[PATH_MAX + 8];
 	ssize_t n = getxattr(spool_path, NAME_XATTR, name, CATALOG_NAME_MAX - 1);
 	char *slash;
-	int fd;
+	int fd, file = 0;
 
 	if (n <= 0) {
+		file = 1;
 		snprintf(path, sizeof(path), "%s.name", spool_path);
 		n = 0;
 		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
@@ -244,6 +249,7 @@ static void read_marker(char name[CATALOG_NAME_MAX], const char *spool_path)
 	name[n > 0 ? n : 0] = '\0';
 	if ((slash = strrchr(name, '/'))) /* never ours; keep only a base name */
 		memmove(name, slash + 1, strlen(slash + 1) + 1);
+	return file;
 }
 
 /*
@@ -265,7 +271,7 @@ static void unmark_path(const char *path)
 
 /* ---- queue and busy list (lock held) ---- */
 
-static void queue_add(struct dropzone *dz, const char *spool, const char *name)
+static void queue_add(struct dropzone *dz, const char *spool, const char *name, int marker_file)
 {
 	struct upload *u;
 	char *s = strdup(spool), *n = strdup(name);
@@ -282,6 +288,7 @@ static void queue_add(struct dropzone *dz, const char *spool, const char *name)
 	u = &dz->queue[dz->n_queued++];
 	u->spool = s;
 	u->name = n;
+	u->marker_file = marker_file;
 }
 
 static void busy_add(struct dropzone *dz, const char *path)
@@ -295,6 +302,7 @@ static void busy_add(struct dropzone *dz, const char *path)
 	    !(p = strdup(path)))
 		return; /* its writer's close brings it back */
 	dz->busy[dz->n_busy++] = p;
+	LOG_D("incoming: %s is open for writing; later", path);
 }
 
 /* ---- claiming a file ---- */
@@ -361,7 +369,7 @@ static int claim_copy(struct dropzone *dz, int fd, const char *path, const char 
 		unlink(spool);
 		return 0;
 	}
-	queue_add(dz, spool, name);
+	queue_add(dz, spool, name, file);
 	return 1;
 }
 
@@ -400,7 +408,7 @@ static int claim_rename(struct dropzone *dz, int fd, const char *path, const cha
 		LOG_W("incoming: %s was reopened for writing while being taken; ingesting it as it was",
 		      path);
 	}
-	queue_add(dz, spool, name);
+	queue_add(dz, spool, name, file);
 	return 1;
 }
 
@@ -414,7 +422,10 @@ static void claim(struct dropzone *dz, const char *path, const char *name)
 	struct stat st;
 	int fd, leased = 0;
 
-	/* O_NONBLOCK: a FIFO must not block us; O_NOFOLLOW: a symlink is skipped (ELOOP). */
+	/* Never open a device or FIFO (opening one can have effects); symlinks are skipped too. */
+	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return;
+	/* O_NOFOLLOW, O_NONBLOCK: in case it was replaced by a symlink or FIFO since. */
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0) {
 		if (errno == EWOULDBLOCK)
 			busy_add(dz, path); /* someone else holds a write lease */
@@ -710,6 +721,34 @@ static int read_events(struct dropzone *dz)
 
 /* ---- ingest (lock held) ---- */
 
+/* "<spool>.keep" into out[PATH_MAX + 8]. */
+static void keep_path(char *out, const char *spool)
+{
+	snprintf(out, PATH_MAX + 8, "%s.keep", spool);
+}
+
+/*
+ * After its group: drop the spool's second link, or, if the spool is gone
+ * but its bytes are not recorded (the group failed after the blobs were
+ * renamed into the store), put the spool back for the next start.
+ */
+static void settle_keep(const char *spool, int recorded)
+{
+	char keep[PATH_MAX + 8];
+	struct stat st;
+
+	keep_path(keep, spool);
+	if (recorded || lstat(spool, &st) == 0 || rename(keep, spool) < 0)
+		unlink(keep);
+}
+
+/*
+ * Ingest one group.  Each spool gets a second link, "<spool>.keep", for
+ * the length of the group: ingest_batch renames the spools into the store
+ * before the catalog transaction, so without it a group that fails there
+ * (or a daemon that dies there) would leave blobs that nothing records and
+ * nothing re-ingests.
+ */
 static int ingest_group(struct dropzone *dz, struct upload *up, size_t n)
 {
 	struct ingest_item *items = calloc(n, sizeof(*items));
@@ -723,11 +762,16 @@ static int ingest_group(struct dropzone *dz, struct upload *up, size_t n)
 		items[i].path = up[i].spool;
 		items[i].name = up[i].name;
 		items[i].spooled = 1;
+		keep_path(path, up[i].spool);
+		if (link(up[i].spool, path) < 0 && errno != EEXIST)
+			LOG_D("incoming: cannot link %s: %s", path, strerror(errno));
 	}
 	err_clear();
 	if ((error = ingest_batch(dz->repo, items, n, "incoming")) < 0) {
 		LOG_E("incoming: a group of %zu files failed: %s (kept in tmp/ for the next start)", n,
 		      err_msg(error));
+		for (size_t i = 0; i < n; i++)
+			settle_keep(up[i].spool, items[i].res.status == INGEST_REJECTED);
 		free(items);
 		return error;
 	}
@@ -735,6 +779,7 @@ static int ingest_group(struct dropzone *dz, struct upload *up, size_t n)
 		struct ingest_item *it = &items[i];
 		struct blob_id id;
 
+		settle_keep(up[i].spool, it->error == 0);
 		if (it->error < 0) {
 			LOG_E("incoming: %s: %s (kept in tmp/ for the next start)", it->name,
 			      err_msg(it->error));
@@ -756,8 +801,10 @@ static int ingest_group(struct dropzone *dz, struct upload *up, size_t n)
 			    blob_path(path, sizeof(path), dz->repo->blobs, &id) == 0)
 				unmark_path(path);
 		}
-		snprintf(path, sizeof(path), "%s.name", up[i].spool);
-		unlink(path); /* the fallback marker, if there was one */
+		if (up[i].marker_file) {
+			snprintf(path, sizeof(path), "%s.name", up[i].spool);
+			unlink(path);
+		}
 	}
 	LOG_I("incoming: %zu added, %zu duplicates, %zu rejected%s", added, dups, rejected,
 	      failed ? ", some failed (kept for the next start)" : "");
@@ -789,41 +836,57 @@ static int ingest_queued(struct dropzone *dz, size_t min)
 
 /* ---- what earlier runs left in tmp/ ---- */
 
+/*
+ * Two passes over tmp/: first the "<spool>.keep" links of a group the
+ * earlier daemon did not finish (the spool back if it is gone: its bytes
+ * may be a blob that no row records; re-ingesting it is a duplicate at
+ * worst), then the spools themselves.
+ */
 static void recover_spools(struct dropzone *dz)
 {
 	const char *tmp = blob_tmp_dir(dz->repo->blobs);
 	char path[PATH_MAX], name[CATALOG_NAME_MAX];
 	struct dirent *e;
 	struct stat st;
+	int file;
 	DIR *d;
 
 	if (!(d = opendir(tmp)))
 		return;
-	while ((e = readdir(d))) {
-		const char *dot;
+	for (int pass = 0; pass < 2; pass++, rewinddir(d)) {
+		while ((e = readdir(d))) {
+			const char *dot = strchr(e->d_name, '.');
 
-		if (strncmp(e->d_name, SPOOL_PREFIX, strlen(SPOOL_PREFIX)))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", tmp, e->d_name);
-		if ((dot = strchr(e->d_name, '.'))) {
-			/* A fallback marker whose spool is gone: ingested, or never taken. */
-			if (!strcmp(dot, ".name")) {
+			if (strncmp(e->d_name, SPOOL_PREFIX, strlen(SPOOL_PREFIX)) ||
+			    (pass == 0) != (dot && !strcmp(dot, ".keep")))
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", tmp, e->d_name);
+			if (pass == 0) {
 				path[strlen(path) - 5] = '\0';
-				if (lstat(path, &st) < 0 && errno == ENOENT) {
-					strcat(path, ".name");
-					unlink(path);
-				}
+				settle_keep(path, 0);
+				continue;
 			}
-			continue;
-		}
-		read_marker(name, path);
-		if (name[0]) {
-			LOG_I("incoming: ingesting %s, taken before an earlier daemon stopped", name);
-			queue_add(dz, path, name);
-		} else if (unlink(path) == 0) {
-			/* Never finished being taken (its original is still in incoming/) or an unfinished upload. */
-			LOG_W("incoming: removed %s, an unfinished upload left by an earlier daemon",
-			      e->d_name);
+			if (dot) {
+				/* A fallback marker whose spool is gone: ingested, or never taken. */
+				if (!strcmp(dot, ".name")) {
+					path[strlen(path) - 5] = '\0';
+					if (lstat(path, &st) < 0 && errno == ENOENT) {
+						strcat(path, ".name");
+						unlink(path);
+					}
+				}
+				continue;
+			}
+			file = read_marker(name, path);
+			if (name[0]) {
+				LOG_I("incoming: ingesting %s, taken before an earlier daemon stopped",
+				      name);
+				queue_add(dz, path, name, file);
+			} else if (unlink(path) == 0) {
+				/* Never finished being taken (the original is still in incoming/). */
+				LOG_W("incoming: removed %s, an unfinished upload left by an earlier daemon",
+				      e->d_name);
+			}
 		}
 	}
 	closedir(d);

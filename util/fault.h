@@ -13,6 +13,7 @@ enum fault_site {
 	FAULT_CATALOG_BUSY,        /* catalog: a statement returns SQLITE_BUSY */
 	FAULT_VK_ALLOC,            /* vk: allocation fails (OUT_OF_DEVICE_MEMORY) */
 	FAULT_HISTORY_BEFORE_TAG,  /* history: crash between commit object and tag */
+	FAULT_DROPZONE_NO_XATTR,   /* dropzone: the file system refuses user xattrs (ENOTSUP) */
 	FAULT_SITE_COUNT
 };
 

@@ -9,7 +9,8 @@
  * Subdirectories made after the start, rsync's rename of a temporary,
  * dotfiles (never taken), hard links (copied, the other link untouched),
  * leftovers of an earlier run (files in incoming/, marked spools in tmp/,
- * an unmarked one deleted), duplicates, four threads draining while 300
+ * an unmarked one deleted, the spare link of an unfinished group), a group
+ * that fails (fault injection), duplicates, four threads draining while 300
  * files arrive, the ingester thread, the notify hook and close with a file
  * pending.  No sleeps: every check follows a drain.
  */
@@ -38,6 +39,7 @@
 #include "store/blob.h"
 #include "store/catalog.h"
 #include "util/buf.h"
+#include "util/fault.h"
 #include "util/fsutil.h"
 
 #define MARKER "user.dsfs.name"
@@ -532,6 +534,10 @@ static void test_leftovers(void **state)
 	write_jpeg(unmarked, 52, 53, 55);
 	snprintf(orphan, sizeof(orphan), "%s/incoming-dddddd.name", tmp);
 	write_bytes(orphan, "gone.jpg", 8);
+	/* The second link of a spool whose group never finished (the spool itself gone). */
+	snprintf(path, sizeof(path), "%s/incoming-eeeeee.keep", tmp);
+	write_jpeg(path, 54, 55, 56);
+	assert_int_equal(setxattr(path, MARKER, "kept.jpg", 8, 0), 0);
 
 	fx_open(fx);
 	/* Queued, not ingested; the unfinished spool and the stray marker are gone. */
@@ -539,7 +545,8 @@ static void test_leftovers(void **state)
 	assert_false(exists(unmarked));
 	assert_false(exists(orphan));
 	assert_int_equal(dropzone_drain(fx->dz), 0);
-	assert_int_equal(n_images(fx), 4);
+	assert_int_equal(n_images(fx), 5);
+	assert_image(fx, "kept.jpg", 54, 55, "jpg");
 	assert_image(fx, "before.jpg", 44, 45, "jpg");
 	assert_image(fx, "before2.png", 46, 47, "png");
 	assert_image(fx, "spooled.jpg", 48, 49, "jpg");
@@ -696,6 +703,59 @@ static void test_close_pending(void **state)
 	assert_int_equal(close(fd), 0);
 }
 
+/*
+ * Where xattrs don't work the marker is a "<spool>.name" file; a group that
+ * fails as a whole (the catalog transaction) leaves its marked spools in
+ * tmp/, and the next start ingests them under their names.
+ */
+static void test_marker_file_and_group_failure(void **state)
+{
+#ifdef DSFS_FAULT_INJECTION
+	struct fx *fx = *state;
+	const char *tmp = blob_tmp_dir(fx->repo->blobs);
+	char path[PATH_MAX];
+	struct dirent *e;
+	int spools = 0, markers = 0;
+	DIR *d;
+
+	fx_open(fx);
+	at(path, fx, "m1.jpg");
+	write_jpeg(path, 34, 35, 81);
+	at(path, fx, "m2.png");
+	write_png(path, 36, 37, 82);
+	fault_arm(FAULT_DROPZONE_NO_XATTR, 2);
+	fault_arm(FAULT_CATALOG_BUSY, 1);
+	assert_true(dropzone_drain(fx->dz) < 0);
+	fault_arm(FAULT_CATALOG_BUSY, 0);
+	assert_int_equal(n_images(fx), 0);
+	assert_int_equal(count_files(fx->in), 0);
+	assert_non_null(d = opendir(tmp));
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, "incoming-", 9))
+			continue;
+		if (strstr(e->d_name, ".name"))
+			markers++;
+		else
+			spools++;
+	}
+	closedir(d);
+	assert_int_equal(spools, 2);
+	assert_int_equal(markers, 2);
+
+	dropzone_close(fx->dz);
+	fx->dz = NULL;
+	fx_open(fx);
+	assert_int_equal(n_images(fx), 0);
+	assert_int_equal(dropzone_drain(fx->dz), 0);
+	assert_image(fx, "m1.jpg", 34, 35, "jpg");
+	assert_image(fx, "m2.png", 36, 37, "png");
+	assert_tmp_clean(fx);
+#else
+	(void)state;
+	skip();
+#endif
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -711,6 +771,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_many_drainers, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_thread, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_close_pending, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_marker_file_and_group_failure, fx_setup,
+						fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
