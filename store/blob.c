@@ -923,6 +923,9 @@ int blob_store_sweep_tmp(struct blob_store *store)
 	while ((e = readdir(d))) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
+		/* Closed uploads waiting for the drop zone (core/dropzone) are not leftovers. */
+		if (!strncmp(e->d_name, "incoming-", 9))
+			continue;
 		snprintf(path, sizeof(path), "%s/%s", store->tmp, e->d_name);
 		if (unlink(path) == 0)
 			removed++;

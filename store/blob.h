@@ -63,8 +63,9 @@ int blob_put_buf(struct blob_id *out, struct blob_store *store, const void *data
 int blob_put_tmpfile(struct blob_store *store, const char *tmp_path, const struct blob_id *id);
 
 /*
- * Remove every file in DIR/tmp/ (leftovers of crashed puts, abandoned
- * uploads and fetches).  tmp/ also holds in-flight writes, so call this only
+ * Remove every file in DIR/tmp/ (leftovers of crashed puts and fetches)
+ * except the drop zone's "incoming-*" spools, closed uploads it has yet to
+ * ingest.  tmp/ also holds in-flight writes, so call this only
  * when no put, upload or fetch is running on this dataset: at mount start
  * before serving, and from fsck.  Returns the number of files removed, or a
  * negative errno.

@@ -826,8 +826,11 @@ static void test_sweep_tmp(void **state)
 		snprintf(p, sizeof(p), "%s/stale-%d", blob_tmp_dir(fx->store), i);
 		write_file(p, "x", 1, 0600);
 	}
+	/* a closed upload waiting for the drop zone is kept */
+	snprintf(p, sizeof(p), "%s/incoming-0001", blob_tmp_dir(fx->store));
+	write_file(p, "x", 1, 0600);
 	assert_int_equal(blob_store_sweep_tmp(fx->store), 3);
-	assert_int_equal(count_entries(fx, "tmp"), 0);
+	assert_int_equal(count_entries(fx, "tmp"), 1);
 }
 
 int main(void)
