@@ -99,6 +99,8 @@ struct fs {
 	pthread_mutex_t gen_lock;
 	struct dropzone *dropzone;    /* incoming/: core/dropzone, started once daemonized */
 	struct fs_views *views;       /* caches of generated trees (exports, versions) */
+	struct images_index *images;  /* node_images.c: the catalog's images; protected by images_lock */
+	pthread_mutex_t images_lock;
 	struct fs_versions *versions; /* node_versions.c: parsed versions (LRU), origin remote */
 	struct jobs *jobs;            /* the job runner (core/jobs), started once daemonized */
 	struct mountlink *link;       /* commands that change the catalog tell us (core/mountlink) */
@@ -134,6 +136,12 @@ void dirlist_release(struct dirlist *dl);
  */
 void fs_check_generation(struct fs *fs);
 /*
+ * The catalog generation the mount last took in (no SQLite call): caches
+ * built at it are current, since every change moves it and invalidates
+ * the kernel's views (see fs_check_generation).
+ */
+uint64_t fs_generation(struct fs *fs);
+/*
  * Notice a change and, if there is one, invalidate the kernel's caches now,
  * before answering.  Only from handlers that hold no directory lock in the
  * kernel (open, getattr, a control file's write): never from lookup,
@@ -160,6 +168,7 @@ int blob_file_spec(struct node_spec *out, const char *image_id, int64_t bytes);
 
 /* Children of the root, one maker per top-level entry. */
 int images_dir_make(struct fs *fs, struct node *dir, struct node_spec *out);
+void images_index_release(struct fs *fs);
 int incoming_dir_make(struct fs *fs, struct node *dir, struct node_spec *out);
 int ctl_dir_make(struct fs *fs, struct node *dir, struct node_spec *out);
 /* ctl/jobs/ (node_jobs.c) */

@@ -91,9 +91,11 @@ static int do_lookup(struct fs *fs, struct node *dir, const char *name, struct f
 
 	if (!dir->ops->lookup)
 		return -ENOTDIR;
-	incoming_drain(fs); /* a name closed in incoming/ before is found */
-	if (!(dir->flags & NODE_IMMUTABLE))
-		fs_check_generation(fs);
+	/*
+	 * No draining of uploads and no catalog check here: a lookup must cost
+	 * no system call beyond the reply (find, readdirplus of 20k entries).
+	 * Directory listings and control verbs do both (fs_opendir).
+	 */
 	if ((error = dir->ops->lookup(fs, dir, name, &spec)) < 0)
 		return error;
 	if (!(n = node_get(fs, dir, name, &spec)))
@@ -629,6 +631,7 @@ int fs_mount_run(struct repo *repo, const struct fs_mount_opts *opts)
 	fuse_set_log_func(fuse_log_sink);
 	pthread_mutex_init(&fs.lock, NULL);
 	pthread_mutex_init(&fs.gen_lock, NULL);
+	pthread_mutex_init(&fs.images_lock, NULL);
 	pthread_cond_init(&fs.watcher_cond, NULL);
 	fs.mounted_at = time(NULL);
 	repo->in_mount = 1;
@@ -732,6 +735,7 @@ done:
 	fs.dropzone = NULL;
 	views_release(&fs);
 	versions_release(&fs);
+	images_index_release(&fs);
 	free(fs.mountpoint);
 	if (logf) {
 		log_set_sink(NULL);
@@ -739,6 +743,7 @@ done:
 	}
 	pthread_cond_destroy(&fs.watcher_cond);
 	pthread_mutex_destroy(&fs.gen_lock);
+	pthread_mutex_destroy(&fs.images_lock);
 	pthread_mutex_destroy(&fs.lock);
 	return error;
 }
@@ -793,6 +798,16 @@ void fs_sync_invalidate(struct fs *fs)
 	pthread_mutex_unlock(&fs->gen_lock);
 	if (pending)
 		fs_invalidate_volatile(fs);
+}
+
+uint64_t fs_generation(struct fs *fs)
+{
+	uint64_t gen;
+
+	pthread_mutex_lock(&fs->gen_lock);
+	gen = fs->gen;
+	pthread_mutex_unlock(&fs->gen_lock);
+	return gen;
 }
 
 void fs_check_generation(struct fs *fs)

@@ -1,6 +1,12 @@
 /*
  * images/ab/cd/<id>.<ext>: every image by content hash.  Two levels of
  * shard directories keep each listing small; names are parsed here only.
+ *
+ * Lookups and listings are answered from an in-memory index of the
+ * catalog's images (sorted by id), rebuilt on first use after the catalog
+ * changed.  Asking SQLite instead cost ~25 system calls per lookup (its
+ * file locks and size checks for every read transaction), which made
+ * `find images/` spend most of its time in the daemon's lock calls.
  */
 #include "fs_int.h"
 
@@ -13,6 +19,122 @@
 #include "core/repo.h"
 #include "store/catalog.h"
 #include "util/err.h"
+
+struct image_entry {
+	char id[CATALOG_ID_LEN + 1];
+	char ext[8];
+	int64_t bytes;
+};
+
+struct images_index {
+	uint64_t gen;               /* the mount's catalog generation it was built at */
+	struct image_entry *e;      /* sorted by id */
+	size_t n, cap;
+	unsigned refs;              /* protected by fs->images_lock */
+};
+
+static void index_put(struct fs *fs, struct images_index *ix)
+{
+	int last;
+
+	if (!ix)
+		return;
+	pthread_mutex_lock(&fs->images_lock);
+	last = --ix->refs == 0;
+	pthread_mutex_unlock(&fs->images_lock);
+	if (last) {
+		free(ix->e);
+		free(ix);
+	}
+}
+
+static int add_entry(const struct catalog_image *img, void *payload)
+{
+	struct images_index *ix = payload;
+
+	if (ix->n == ix->cap) {
+		size_t cap = ix->cap ? ix->cap * 2 : 1024;
+		struct image_entry *e = realloc(ix->e, cap * sizeof(*e));
+
+		if (!e)
+			return err_set(-ENOMEM, "out of memory");
+		ix->e = e;
+		ix->cap = cap;
+	}
+	memcpy(ix->e[ix->n].id, img->id, sizeof(ix->e[ix->n].id));
+	memcpy(ix->e[ix->n].ext, img->ext, sizeof(ix->e[ix->n].ext));
+	ix->e[ix->n++].bytes = img->bytes;
+	return 0;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	return strcmp(((const struct image_entry *)a)->id, ((const struct image_entry *)b)->id);
+}
+
+/* The current index, referenced (release with index_put). */
+static int index_get(struct fs *fs, struct images_index **out)
+{
+	uint64_t gen = fs_generation(fs);
+	struct images_index *ix = NULL;
+	int error;
+
+	pthread_mutex_lock(&fs->images_lock);
+	if ((ix = fs->images) && ix->gen == gen) {
+		ix->refs++;
+		pthread_mutex_unlock(&fs->images_lock);
+		*out = ix;
+		return 0;
+	}
+	pthread_mutex_unlock(&fs->images_lock);
+	/* Built outside the lock; two threads may both build, the last one stays. */
+	if (!(ix = calloc(1, sizeof(*ix))))
+		return err_set(-ENOMEM, "out of memory");
+	ix->gen = gen;
+	if ((error = catalog_images_foreach(fs->repo->cat, "", add_entry, ix)) < 0) {
+		free(ix->e);
+		free(ix);
+		return error;
+	}
+	qsort(ix->e, ix->n, sizeof(*ix->e), cmp_entry);
+	ix->refs = 2; /* the mount's and the caller's */
+	pthread_mutex_lock(&fs->images_lock);
+	struct images_index *old = fs->images;
+	fs->images = ix;
+	pthread_mutex_unlock(&fs->images_lock);
+	index_put(fs, old);
+	*out = ix;
+	return 0;
+}
+
+void images_index_release(struct fs *fs)
+{
+	struct images_index *ix = fs->images;
+
+	fs->images = NULL;
+	index_put(fs, ix);
+}
+
+/* The first entry whose id is >= prefix. */
+static size_t lower_bound(const struct images_index *ix, const char *prefix)
+{
+	size_t lo = 0, hi = ix->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(ix->e[mid].id, prefix) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int has_prefix(const struct images_index *ix, size_t i, const char *prefix, size_t len)
+{
+	return i < ix->n && !strncmp(ix->e[i].id, prefix, len);
+}
 
 /* priv of a shard directory: its id prefix, "" (images/), "ab" or "abcd". */
 struct shard {
@@ -59,8 +181,9 @@ static int parse_image_name(char id[CATALOG_ID_LEN + 1], const char *name)
 static int shard_lookup(struct fs *fs, struct node *dir, const char *name, struct node_spec *out)
 {
 	struct shard *s = dir->priv;
-	struct catalog_image img;
+	struct images_index *ix = NULL;
 	char id[CATALOG_ID_LEN + 1], prefix[8];
+	size_t i;
 	int error;
 
 	if (strlen(s->prefix) < 4) {
@@ -68,47 +191,49 @@ static int shard_lookup(struct fs *fs, struct node *dir, const char *name, struc
 			return -ENOENT;
 		snprintf(prefix, sizeof(prefix), "%s%s", s->prefix, name);
 		/* A shard exists only if some image lives under it. */
-		if ((error = catalog_image_prefix_exists(fs->repo->cat, prefix)) < 0)
+		if ((error = index_get(fs, &ix)) < 0)
 			return error;
-		return error ? shard_spec(out, prefix) : -ENOENT;
+		error = has_prefix(ix, lower_bound(ix, prefix), prefix, strlen(prefix))
+			? shard_spec(out, prefix) : -ENOENT;
+		index_put(fs, ix);
+		return error;
 	}
 	if (parse_image_name(id, name) < 0 || strncmp(id, s->prefix, 4) != 0)
 		return -ENOENT;
-	if ((error = catalog_image_get(fs->repo->cat, id, &img)) < 0)
+	if ((error = index_get(fs, &ix)) < 0)
 		return error;
-	if (strcmp(name + CATALOG_ID_LEN + 1, img.ext) != 0)
-		return -ENOENT;
-	return blob_file_spec(out, id, img.bytes);
-}
-
-struct list_ctx {
-	struct dirlist *out;
-	char name[CATALOG_ID_LEN + 16];
-};
-
-static int add_image(const struct catalog_image *img, void *payload)
-{
-	struct list_ctx *c = payload;
-
-	snprintf(c->name, sizeof(c->name), "%s.%s", img->id, img->ext);
-	return dirlist_add(c->out, c->name);
+	i = lower_bound(ix, id);
+	if (i < ix->n && !strcmp(ix->e[i].id, id) && !strcmp(name + CATALOG_ID_LEN + 1, ix->e[i].ext))
+		error = blob_file_spec(out, id, ix->e[i].bytes);
+	else
+		error = -ENOENT;
+	index_put(fs, ix);
+	return error;
 }
 
 static int shard_list(struct fs *fs, struct node *dir, struct dirlist *out)
 {
 	struct shard *s = dir->priv;
-	struct list_ctx c = { .out = out };
-	char *names;
-	size_t n;
+	struct images_index *ix = NULL;
+	size_t len = strlen(s->prefix), i;
+	char name[CATALOG_ID_LEN + 16], last[3] = "";
 	int error;
 
-	if (strlen(s->prefix) == 4)
-		return catalog_images_foreach(fs->repo->cat, s->prefix, add_image, &c);
-	if ((error = catalog_image_shards(fs->repo->cat, s->prefix, &names, &n)) < 0)
+	if ((error = index_get(fs, &ix)) < 0)
 		return error;
-	for (size_t i = 0; i < n && !error; i++)
-		error = dirlist_add(out, names + i * 3);
-	free(names);
+	for (i = lower_bound(ix, s->prefix); !error && has_prefix(ix, i, s->prefix, len); i++) {
+		const struct image_entry *e = &ix->e[i];
+
+		if (len == 4) {
+			snprintf(name, sizeof(name), "%s.%s", e->id, e->ext);
+			error = dirlist_add(out, name);
+		} else if (strncmp(e->id + len, last, 2) != 0) {
+			/* the next shard below this one */
+			memcpy(last, e->id + len, 2);
+			error = dirlist_add(out, last);
+		}
+	}
+	index_put(fs, ix);
 	return error;
 }
 
@@ -119,7 +244,8 @@ static void shard_destroy(struct node *n)
 
 /*
  * Shard directories are immutable as nodes, but their listings grow; a
- * listing is rebuilt at every opendir, so nothing stale is served.
+ * listing is made at every opendir (which first brings the mount's
+ * generation up to date), so nothing stale is served.
  */
 static const struct node_ops shard_ops = {
 	.kind = "shard",

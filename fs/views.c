@@ -118,7 +118,7 @@ int views_export_get(struct fs *fs, const char *version, const char *label_set,
 	struct fs_views *vs = fs->views;
 	struct view_export *v;
 	struct buf root = BUF_INIT;
-	uint64_t gen = *version ? 0 : catalog_generation(fs->repo->cat);
+	uint64_t gen = *version ? 0 : fs_generation(fs);
 	int error;
 
 	pthread_mutex_lock(&vs->lock);

@@ -108,7 +108,6 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_IMAGE_COUNT] = "SELECT count(*) FROM images",
 	[ST_IMAGE_RANGE] = "SELECT image_id, ext, bytes, width, height, source_id, ingested_at, name"
 			   " FROM images WHERE image_id >= ?1 AND image_id < ?2 ORDER BY image_id",
-	[ST_IMAGE_PROBE] = "SELECT 1 FROM images WHERE image_id >= ?1 AND image_id < ?2 LIMIT 1",
 };
 
 int catalog_schema_version(void)

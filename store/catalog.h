@@ -69,16 +69,6 @@ typedef int (*catalog_image_fn)(const struct catalog_image *img, void *payload);
 int catalog_images_foreach(struct catalog *cat, const char *prefix, catalog_image_fn fn,
 			   void *payload);
 
-/* 1 if some image id starts with `prefix`, 0 if none. */
-int catalog_image_prefix_exists(struct catalog *cat, const char *prefix);
-
-/*
- * The distinct 2-hex-digit shard names at `depth` (0: id[0..1], 1: id[2..3])
- * under `prefix` (empty for depth 0, 2 hex for depth 1), sorted, as
- * consecutive 3-byte NUL-terminated strings appended to `out`, count in *n.
- */
-int catalog_image_shards(struct catalog *cat, const char *prefix, char **out, size_t *n);
-
 /* ---- label sets (catalog_labels.c) ---- */
 
 /* Create the label set if missing.  -EINVAL for a bad name. */

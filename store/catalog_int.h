@@ -21,7 +21,6 @@ enum stmt_id {
 	ST_IMAGE_GET,
 	ST_IMAGE_COUNT,
 	ST_IMAGE_RANGE,
-	ST_IMAGE_PROBE,
 	ST_COUNT_
 };
 
