@@ -37,8 +37,10 @@ ing_s=$(elapsed "$t0" "$t1")
 mkdir -p "$M"; "$DSFS" mount "$W/ds2" "$M"; mounted "$M"
 sync
 t0=$(now); cp "$W"/gen/images/*.jpg "$M/incoming/"; t1=$(now)
-find "$M/images" -type f | wc -l >/dev/null   # waits until every closed upload is ingested
+ls "$M/ctl" >/dev/null   # a listing waits until every closed upload is ingested
 t2=$(now)
+n_in=$(find "$M/images" -type f | wc -l)
+[ "$n_in" -eq "$N" ] || echo "WARNING: $n_in of $N images ingested"
 fusermount3 -u "$M"
 inc_close_s=$(elapsed "$t0" "$t1"); inc_s=$(elapsed "$t0" "$t2")
 echo "cp -r (no sync)               ${cp_s} s"
