@@ -84,6 +84,7 @@ struct node {
 	unsigned flags;
 	void *priv;
 	uint64_t refs;         /* protected by fs->lock */
+	uint64_t listed_gen;   /* protected by fs->lock: 1 + the generation the kernel cached its listing at, or 0 */
 	struct node *hnext;    /* protected by fs->lock: node table chain */
 };
 

@@ -316,19 +316,64 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_write(req, size);
 }
 
-/* Directory handles hold a snapshot of the listing, so offsets stay stable. */
+/*
+ * Directory handles hold a snapshot of the listing, so offsets stay stable.
+ * It is made at the first READDIR: when the kernel has the listing cached
+ * it does not ask at all.
+ */
 struct dirh {
 	struct node *dir;
+	int listed;
 	struct dirlist list;
 	const char **names; /* index into list.names */
 };
+
+static void dirh_free(struct dirh *d)
+{
+	dirlist_release(&d->list);
+	free(d->names);
+	free(d);
+}
+
+/*
+ * Whether the kernel may keep this directory's listing between opens.  A
+ * listing is a function of the catalog generation (images/, exports/,
+ * batches/, versions), so the kernel keeps it as long as the generation
+ * it was made at is current.  Not the root (its @vN entries follow the
+ * history) nor live directories (ctl/jobs).
+ */
+static int listing_cacheable(struct fs *fs, const struct node *n)
+{
+	return n != fs->root && !(n->flags & NODE_LIVE);
+}
+
+static int dirh_list(struct fs *fs, struct dirh *d)
+{
+	const char *p;
+	int error;
+
+	d->listed = 1;
+	err_clear();
+	if ((error = d->dir->ops->list(fs, d->dir, &d->list)) < 0 ||
+	    !(d->names = malloc((d->list.n + 1) * sizeof(*d->names)))) {
+		error = error ? error : -ENOMEM;
+		LOG_W("list %s: %s", d->dir->name, err_msg(error));
+		dirlist_release(&d->list);
+		d->list.n = 0;
+		return error;
+	}
+	p = d->list.names.ptr;
+	for (size_t i = 0; i < d->list.n; i++, p += strlen(p) + 1)
+		d->names[i] = p;
+	return 0;
+}
 
 static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
 	struct node *n = node_of(fs, ino);
 	struct dirh *d;
-	const char *p;
+	uint64_t stamp;
 	int error;
 
 	if (!n->ops->list) {
@@ -347,42 +392,56 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		return;
 	}
 	buf_init(&d->list.names);
-	err_clear();
-	if ((error = n->ops->list(fs, n, &d->list)) < 0 ||
-	    !(d->names = malloc((d->list.n + 1) * sizeof(*d->names)))) {
-		error = error ? error : -ENOMEM;
-		LOG_W("list %s: %s", n->name, err_msg(error));
-		dirlist_release(&d->list);
-		free(d);
-		fuse_reply_err(req, -error);
-		return;
-	}
-	p = d->list.names.ptr;
-	for (size_t i = 0; i < d->list.n; i++, p += strlen(p) + 1)
-		d->names[i] = p;
 	node_ref(fs, n);
 	d->dir = n;
 	fi->fh = (uint64_t)(uintptr_t)d;
-	fi->cache_readdir = 0;
+	stamp = fs_generation(fs) + 1;
+	if (listing_cacheable(fs, n)) {
+		pthread_mutex_lock(&fs->lock);
+		fi->keep_cache = n->listed_gen == stamp; /* else the kernel drops what it cached */
+		pthread_mutex_unlock(&fs->lock);
+	}
+	/* The listing is made now, so its errors reach opendir(), unless the kernel keeps its own. */
+	if (!fi->keep_cache) {
+		if ((error = dirh_list(fs, d)) < 0) {
+			node_unref(fs, n, 1);
+			dirh_free(d);
+			fuse_reply_err(req, -error);
+			return;
+		}
+		pthread_mutex_lock(&fs->lock);
+		n->listed_gen = stamp;
+		pthread_mutex_unlock(&fs->lock);
+	}
+	/*
+	 * An empty listing is not cached: it has no pages to drop, and the
+	 * kernel would keep serving it when entries arrive.
+	 */
+	fi->cache_readdir = listing_cacheable(fs, n) && (fi->keep_cache || d->list.n > 0);
 	if (fuse_reply_open(req, fi) == -ENOENT) {
 		node_unref(fs, n, 1);
-		dirlist_release(&d->list);
-		free(d->names);
-		free(d);
+		dirh_free(d);
 	}
 }
 
+/* The kernel serializes READDIRs of one handle (the file's position lock). */
 static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi, int plus)
 {
 	struct fs *fs = fs_of(req);
 	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
-	char *buf = malloc(size), *p = buf;
+	char *buf, *p;
 	size_t rem = size;
+	int error;
 
-	if (!buf) {
+	if (!d->listed && (error = dirh_list(fs, d)) < 0) {
+		fuse_reply_err(req, -error);
+		return;
+	}
+	if (!(buf = malloc(size))) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	p = buf;
 	for (size_t i = (size_t)off; i < d->list.n; i++) {
 		const char *name = d->names[i];
 		size_t need;
@@ -433,9 +492,7 @@ static void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 
 	(void)ino;
 	node_unref(fs, d->dir, 1);
-	dirlist_release(&d->list);
-	free(d->names);
-	free(d);
+	dirh_free(d);
 	fuse_reply_err(req, 0);
 }
 

@@ -96,7 +96,8 @@ static int index_get(struct fs *fs, struct images_index **out)
 		free(ix);
 		return error;
 	}
-	qsort(ix->e, ix->n, sizeof(*ix->e), cmp_entry);
+	if (ix->n)
+		qsort(ix->e, ix->n, sizeof(*ix->e), cmp_entry);
 	ix->refs = 2; /* the mount's and the caller's */
 	pthread_mutex_lock(&fs->images_lock);
 	struct images_index *old = fs->images;

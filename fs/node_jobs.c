@@ -108,7 +108,7 @@ int jobs_dir_make(struct fs *fs, struct node *dir, struct node_spec *out)
 	(void)dir;
 	out->ops = &jobs_dir_ops;
 	out->mode = S_IFDIR | 0555;
-	out->flags = NODE_VOLATILE;
+	out->flags = NODE_VOLATILE | NODE_LIVE;
 	out->priv = NULL;
 	return 0;
 }
