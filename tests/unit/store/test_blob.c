@@ -816,6 +816,25 @@ static void test_concurrent_puts(void **state)
 	free(data);
 }
 
+/* A shard directory removed behind the store's back is made again. */
+static void test_shard_removed(void **state)
+{
+	struct fx *fx = *state;
+	struct blob_id id, again;
+	char path[PATH_MAX], hex[BLOB_HEX_LEN + 1], shard[PATH_MAX];
+
+	assert_int_equal(blob_put_buf(&id, fx->store, "shard test", 10), 0);
+	assert_int_equal(blob_path(path, sizeof(path), fx->store, &id), 0);
+	blob_id_hex(hex, &id);
+	snprintf(shard, sizeof(shard), "%s/objects/%.2s", fx->dir, hex);
+	assert_int_equal(fs_rm_rf(shard), 0);
+	assert_int_not_equal(access(path, F_OK), 0);
+	assert_int_equal(blob_put_buf(&again, fx->store, "shard test", 10), 0);
+	assert_memory_equal(&id, &again, sizeof(id));
+	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(blob_verify(fx->store, &id), 0);
+}
+
 static void test_sweep_tmp(void **state)
 {
 	struct fx *fx = *state;
@@ -853,6 +872,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fetch_wrong_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_puts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sweep_tmp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shard_removed, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
