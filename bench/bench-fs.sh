@@ -58,14 +58,15 @@ reads < "$W/mnt.list" >/dev/null; reads < "$W/obj.list" >/dev/null   # warm both
 # Alternate the two, nine times each: on a shared machine a single pair
 # mostly measures the neighbours.  Best and median of each.
 for i in 1 2 3 4 5 6 7 8 9; do
-	reads < "$W/mnt.list" | awk '{ print "m", $3 }'
-	reads < "$W/obj.list" | awk '{ print "o", $3 }'
+	reads < "$W/mnt.list" | awk '{ print "m", $3; print "mc", $6 }'
+	reads < "$W/obj.list" | awk '{ print "o", $3; print "oc", $6 }'
 done > "$W/reads.txt"
 best() { awk -v k="$1" '$1 == k { print $2 }' "$W/reads.txt" | sort -n | head -n 1; }
 median() { awk -v k="$1" '$1 == k { print $2 }' "$W/reads.txt" | sort -n | sed -n 5p; }
 mb=$(du -sm "$W/ds/objects" | cut -f1)
 echo "objects/ directly             best $(best o) s, median $(median o) s (~$(awk -v s="$(best o)" -v m="$mb" 'BEGIN { printf "%d", m / s }') MB/s)"
 echo "through the mount             best $(best m) s, median $(median m) s  -> $(ratio "$(best o)" "$(best m)")x (best), $(ratio "$(median o)" "$(median m)")x (median)"
+echo "reader CPU time (user+sys)    mount best $(best mc) s, objects/ best $(best oc) s  -> $(ratio "$(best oc)" "$(best mc)")x (best), $(ratio "$(median oc)" "$(median mc)")x (median)"
 
 echo
 echo "-- find"
