@@ -82,6 +82,7 @@ static int run_cmd(struct bench *b, struct vk_cmd *cmd, double *ns)
 	if ((error = vk_cmd_submit(cmd)) < 0)
 		return error;
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+	if (getenv("UTIL")) printf( "util %.2f cpu %.1f ms gpu %.1f ms\n", ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / vk_cmd_last_ns(cmd), ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec))/1e6, vk_cmd_last_ns(cmd)/1e6);
 	if (b->cputime)
 		*ns = ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / b->cputime;
 	else

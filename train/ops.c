@@ -592,12 +592,13 @@ static int conv_bwd_data_cl(struct op_ctx *o, const struct tensor *dx, const str
 		return err_set(-E2BIG, "conv_bwd_data: one channels-last image exceeds a binding");
 	if ((uint64_t)nb * yimg > lim)
 		nb = (int)(lim / yimg);
-	if ((uint64_t)nb * cls > in->max_groups[0] * per_x)
-		nb = (int)(in->max_groups[0] * per_x / cls);
+	/* work groups x: cdiv(nb * cls, per_x) pixel blocks times s * s classes */
+	if ((uint64_t)s * s > in->max_groups[0])
+		return err_set(-EINVAL, "conv_bwd_data: stride %d too large", s);
+	if ((uint64_t)nb * cls > in->max_groups[0] / ((uint64_t)s * s) * per_x)
+		nb = (int)(in->max_groups[0] / ((uint64_t)s * s) * per_x / cls);
 	if (nb < 1)
 		return err_set(-E2BIG, "conv_bwd_data: image too large for one dispatch");
-	if ((uint64_t)s * s > in->max_groups[2])
-		return err_set(-EINVAL, "conv_bwd_data: stride %d too large", s);
 	if (nb > dx->n)
 		nb = dx->n;
 	if ((error = tensor_alloc(&wc, o->scratch, 1, (int)(co4 * kk * c4), 1, 1)) < 0 ||
@@ -627,8 +628,9 @@ static int conv_bwd_data_cl(struct op_ctx *o, const struct tensor *dx, const str
 			return err_set(-EINVAL, "conv_bwd_data: scratch not 16-byte aligned");
 		double flops = 2.0 * cnt * ohw * dy->c * dx->c * kk;
 
-		if ((error = dispatch(o, KERN_CONV_BWD_DATA_CL, b, &pc, sizeof(pc), cdiv(cnt * cls, per_x),
-				      cdiv(c4 / 4, sp[1]), (uint32_t)(s * s), label, flops, 0)) < 0)
+		if ((error = dispatch(o, KERN_CONV_BWD_DATA_CL, b, &pc, sizeof(pc),
+				      cdiv(cnt * cls, per_x) * (uint32_t)(s * s), cdiv(c4 / 4, sp[1]), 1,
+				      label, flops, 0)) < 0)
 			return error;
 	}
 	return 0;

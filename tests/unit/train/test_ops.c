@@ -79,6 +79,13 @@ static const struct ref_conv conv_cases[] = {
 	{ 3, 6, 4, 6, 5, 1, 1, 1, 0 },
 	{ 2, 13, 8, 8, 9, 1, 1, 1, 0 },
 	{ 3, 5, 4, 5, 6, 1, 1, 1, 0 }, /* 5 pixel vec4s: a lane's columns straddle two images */
+	/* stride 2/3 backward-data: the parity classes are interleaved with the
+	 * pixel blocks in work group x; odd/even sizes give classes of different
+	 * pixel counts, and 9 images x 21x19 give several blocks per class */
+	{ 9, 6, 21, 19, 10, 3, 3, 2, 1 },
+	{ 5, 10, 9, 12, 7, 3, 3, 2, 0 },
+	{ 3, 5, 13, 11, 6, 3, 3, 3, 1 },
+	{ 4, 7, 10, 9, 5, 1, 1, 2, 0 },
 };
 #define N_FD_CASES 6 /* finite differences only on the small ones */
 
