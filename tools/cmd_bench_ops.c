@@ -265,6 +265,7 @@ static int bench_conv(struct bench *b, int batch, int sweep, double ceiling, dou
 	static const int32_t g1_variants[][4] = {
 		{ 8, 8, 2, 2 }, { 8, 8, 1, 2 }, { 8, 8, 2, 1 }, { 16, 4, 1, 2 }, { 8, 16, 1, 2 },
 		{ 8, 8, 1, 4 }, { 8, 8, 1, 3 }, { 8, 4, 1, 2 }, { 16, 8, 1, 2 }, { 8, 8, 1, 1 },
+		{ 4, 8, 2, 2 }, { 8, 4, 2, 2 }, { 4, 16, 2, 2 },
 	};
 	static const int32_t w1_variants[][3] = {
 		{ 64, 8, 8 }, { 32, 8, 8 }, { 16, 8, 8 }, { 64, 4, 8 }, { 64, 8, 4 }, { 64, 4, 4 },

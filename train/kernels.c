@@ -188,7 +188,7 @@ const struct kern_info kernels[KERN_COUNT] = {
 	[KERN_CONV_BWD_DATA_CL] = { "conv_bwd_data_cl", conv_bwd_data_cl_spv, sizeof(conv_bwd_data_cl_spv), 3, sizeof(struct push_conv), 3,
 		{32, 2, 6}, {32, 2, 6} },
 	[KERN_CONV1X1] = { "conv1x1", conv1x1_spv, sizeof(conv1x1_spv), 4, sizeof(struct push_gemm_b), 4,
-		{8, 8, 1, 2}, {8, 8, 1, 2} },
+		{8, 8, 2, 2}, {8, 8, 1, 2} },
 	[KERN_CONV1X1_BWD_WEIGHT] = { "conv1x1_bwd_weight", conv1x1_bwd_weight_spv, sizeof(conv1x1_bwd_weight_spv), 3, sizeof(struct push_w1x1), 3,
 		{64, 8, 8}, {64, 8, 8} },
 };

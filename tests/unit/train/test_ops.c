@@ -323,33 +323,50 @@ static void test_bn(void **state)
 	bn_case(state, 5, 2, 9, 11, 1, 0);
 }
 
-/* conv with a folded eval-mode batch norm + SiLU in its epilogue. */
-static void test_conv_bn_fold(void **state)
+/* conv with a folded eval-mode batch norm + SiLU in its epilogue (co = 6
+ * channels, y accumulated onto when acc): 3x3, and 1x1 with hw a multiple of
+ * 4 (conv1x1.comp's GEMM epilogue on CPU devices). */
+static void conv_bn_fold_case(void **state, int k, int pad, int acc)
 {
 	struct tb *tb = T(state);
-	const struct ref_conv c = { 2, 5, 9, 8, 6, 3, 3, 1, 1 };
-	const struct conv_desc cd = { 3, 3, 1, 1 };
-	const int64_t nx = 2 * 5 * 72, ny = 2 * 6 * 72, nw = 6 * 5 * 9;
-	uint64_t s = 77;
+	const struct ref_conv c = { 2, 5, 9, 8, 6, k, k, 1, pad };
+	const struct conv_desc cd = { k, k, 1, pad };
+	const int oh = ref_out(9, k, 1, pad), ow = ref_out(8, k, 1, pad);
+	const int64_t nx = 2 * 5 * 72, ny = 2 * 6 * oh * ow, nw = 6 * 5 * k * k;
+	uint64_t s = 77 + k + acc;
 	double *x = tb_rand(nx, &s, 1), *w = tb_rand(nw, &s, 1), *g = tb_rand(6, &s, 1);
 	double *b = tb_rand(6, &s, 1), *run = tb_rand(12, &s, 0.5), *y = tb_zeros(ny), *z = tb_zeros(ny), *got;
+	double *y0 = tb_rand(ny, &s, 1);
 
 	for (int i = 6; i < 12; i++)
 		run[i] += 1.0;
 	tb_round(x, nx), tb_round(w, nw), tb_round(g, 6), tb_round(b, 6), tb_round(run, 12);
-	struct tensor tx = tb_tensor(tb, 2, 5, 9, 8, x), tw = tb_tensor(tb, 6, 5, 3, 3, w);
+	tb_round(y0, ny);
+	struct tensor tx = tb_tensor(tb, 2, 5, 9, 8, x), tw = tb_tensor(tb, 6, 5, k, k, w);
 	struct tensor tg = tb_tensor(tb, 1, 6, 1, 1, g), tbe = tb_tensor(tb, 1, 6, 1, 1, b);
 	struct tensor trun = tb_tensor(tb, 1, 12, 1, 1, run), tss = tb_tensor(tb, 1, 12, 1, 1, NULL);
-	struct tensor ty = tb_tensor(tb, 2, 6, 9, 8, NULL);
+	struct tensor ty = tb_tensor(tb, 2, 6, oh, ow, acc ? y0 : NULL);
 
 	assert_int_equal(op_bn_fold(&tb->o, &tss, &trun, &tg, &tbe, 1e-5f), 0);
-	assert_int_equal(op_conv_fwd(&tb->o, &ty, &tx, &tw, &tss, &cd, PF_AFFINE | PF_SILU), 0);
+	assert_int_equal(op_conv_fwd(&tb->o, &ty, &tx, &tw, &tss, &cd,
+				     PF_AFFINE | PF_SILU | (acc ? PF_ACC : 0)), 0);
 	assert_int_equal(tb_run(tb), 0);
 	ref_conv_fwd(y, x, w, NULL, &c);
-	ref_bn_fwd(z, NULL, NULL, y, g, b, run, run + 6, 2, 6, 72, 1e-5, 1);
+	ref_bn_fwd(z, NULL, NULL, y, g, b, run, run + 6, 2, 6, oh * ow, 1e-5, 1);
+	if (acc)
+		for (int64_t i = 0; i < ny; i++)
+			z[i] += y0[i];
 	got = tb_get(tb, &ty);
 	check(tb_relerr(got, z, ny), FWD_TOL, "conv + folded bn + silu");
-	free(x), free(w), free(g), free(b), free(run), free(y), free(z), free(got);
+	free(x), free(w), free(g), free(b), free(run), free(y), free(z), free(got), free(y0);
+}
+
+static void test_conv_bn_fold(void **state)
+{
+	conv_bn_fold_case(state, 3, 1, 0);
+	conv_bn_fold_case(state, 1, 0, 0);
+	conv_bn_fold_case(state, 1, 0, 1);
+	conv_bn_fold_case(state, 3, 1, 1);
 }
 
 /* ---------------------------------------------------------------- element-wise */
