@@ -35,6 +35,8 @@ struct bench {
 	int verbose;  /* -v: per-op profile of the training step */
 	int only_pass; /* --pass: one conv pass only (-1: all) */
 	int cputime;   /* --cputime: process CPU time instead of timestamps */
+	double busy_cpu, busy_gpu; /* sums over run_cmd(): process CPU time, GPU time */
+	double busy_pair[2];       /* last time_pair(): busy threads of the op, the SGEMM */
 	/* The best SGEMM, recorded once (gcmd, operands in gpool): each conv
 	 * measurement alternates with it, so the share of the ceiling compares
 	 * runs made under the same machine load. */
@@ -82,7 +84,8 @@ static int run_cmd(struct bench *b, struct vk_cmd *cmd, double *ns)
 	if ((error = vk_cmd_submit(cmd)) < 0)
 		return error;
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
-	if (getenv("UTIL")) printf( "util %.2f cpu %.1f ms gpu %.1f ms\n", ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / vk_cmd_last_ns(cmd), ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec))/1e6, vk_cmd_last_ns(cmd)/1e6);
+	b->busy_cpu += (t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec);
+	b->busy_gpu += vk_cmd_last_ns(cmd);
 	if (b->cputime)
 		*ns = ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / b->cputime;
 	else
@@ -118,21 +121,31 @@ static int time_pair(struct bench *b, rec_fn fn, void *arg, double *ns_out, doub
 	double best = INFINITY, gbest = INFINITY;
 	int error;
 
+	double busy[2][2] = { { 0 } }; /* [conv, sgemm][cpu, gpu] */
+
 	if ((error = vk_cmd_begin(b->cmd)) < 0 || (error = fn(&b->o, arg)) < 0 ||
 	    (error = vk_cmd_end(b->cmd)) < 0)
 		return error;
 	for (int r = 0; r <= b->reps; r++) {
 		double ns, gns;
 
+		b->busy_cpu = b->busy_gpu = 0;
 		if ((error = run_cmd(b, b->cmd, &ns)) < 0)
 			return error;
+		busy[0][0] += b->busy_cpu, busy[0][1] += b->busy_gpu;
 		if (r > 0 && ns < best)
 			best = ns;
+		b->busy_cpu = b->busy_gpu = 0;
 		if ((error = run_cmd(b, b->gcmd, &gns)) < 0)
 			return error;
+		busy[1][0] += b->busy_cpu, busy[1][1] += b->busy_gpu;
 		if (gns < gbest)
 			gbest = gns;
 	}
+	/* CPU time over device time: on a CPU device, how many of its threads
+	 * were busy on average (an imbalance between them shows here). */
+	b->busy_pair[0] = busy[0][0] / busy[0][1];
+	b->busy_pair[1] = busy[1][0] / busy[1][1];
 	*ns_out = best;
 	*gemm_out = b->gflop / gbest;
 	return 0;
@@ -318,10 +331,22 @@ static int bench_conv(struct bench *b, int batch, int sweep, double ceiling, dou
 			       local, 100 * g / local);
 			if (g / local < *worst_share)
 				*worst_share = g / local;
-			if (b->verbose) /* where the pass's time goes (copies vs kernel) */
+			/* CPU time over device time: on a CPU device, how many of its
+			 * threads were busy on average (an imbalance shows here); and
+			 * where the pass's time goes (copies vs kernel) */
+			if (b->verbose) {
+				printf("    threads busy (CPU time / device time): %.2f, SGEMM %.2f\n",
+				       b->busy_pair[0], b->busy_pair[1]);
 				vk_prof_print(b->vk, stdout);
-			if (b->verbose) /* where the pass's time goes (copies vs kernel) */
+			}
+			/* CPU time over device time: on a CPU device, how many of its
+			 * threads were busy on average (an imbalance shows here); and
+			 * where the pass's time goes (copies vs kernel) */
+			if (b->verbose) {
+				printf("    threads busy (CPU time / device time): %.2f, SGEMM %.2f\n",
+				       b->busy_pair[0], b->busy_pair[1]);
 				vk_prof_print(b->vk, stdout);
+			}
 			const int g1 = cl && sh->k == 1 && sh->s == 1;
 
 			if (cl)
