@@ -9,8 +9,7 @@
 // pixels x 4*TM4 output channels per invocation, one step of 4 input
 // channels issues TN + 4*TM4 vec4 loads for 16*TN*TM4 vector FMAs (the
 // ratio of the fastest SGEMM tiling).  Pixels of an invocation are WG
-// apart, so lanes of a work group load adjacent pixels; the output-channel
-// block is work group y.  Per tap, the address and padding mask of each
+// apart, so lanes of a work group load adjacent pixels.  Per tap, the address and padding mask of each
 // pixel are computed once.  Epilogue as in conv_fwd.comp.
 #version 450
 #extension GL_GOOGLE_include_directive : require
@@ -33,8 +32,14 @@ void main()
 	const int ohw = p.oh * p.ow, kk = p.kh * p.kw;
 	const int nc4 = (p.ci + 3) / 4, nco4 = (p.co + 3) / 4;
 	const int npix = p.n * ohw;
-	const int cb0 = int(gl_WorkGroupID.y) * TM4; // first vec4 block of output channels
-	const int q0 = int(gl_WorkGroupID.x) * WG * TN + lane;
+	// Work group x = pixel block * channel blocks + channel block: the
+	// channel blocks of one pixel block run back to back (on a CPU device,
+	// in one thread), so its input pixels are read from memory once and
+	// then hit the caches, not once per channel block.
+	const int ncb = (nco4 + TM4 - 1) / TM4;
+	const int gid = int(gl_WorkGroupID.x);
+	const int cb0 = (gid % ncb) * TM4; // first vec4 block of output channels
+	const int q0 = (gid / ncb) * WG * TN + lane;
 	const int xo = int(p.x_off) / 4, wo = int(p.w_off) / 4;
 
 	int xb[TN], yb[TN], iy0[TN], ix0[TN];

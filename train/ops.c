@@ -466,8 +466,11 @@ static int conv_fwd_cl(struct op_ctx *o, const struct tensor *y, const struct te
 		return err_set(-E2BIG, "conv_fwd: one channels-last image exceeds a binding");
 	if ((uint64_t)nb * ximg > lim)
 		nb = (int)(lim / ximg);
-	if ((uint64_t)nb * ohw > in->max_groups[0] * per_x)
-		nb = (int)(in->max_groups[0] * per_x / ohw);
+	/* work groups x: pixel blocks times channel blocks (see conv_fwd_cl.comp) */
+	const uint64_t ncb = cdiv(co4 / 4, sp[1]);
+
+	if ((uint64_t)nb * ohw > in->max_groups[0] / ncb * per_x)
+		nb = (int)(in->max_groups[0] / ncb * per_x / ohw);
 	if (nb < 1)
 		return err_set(-E2BIG, "conv_fwd: image too large for one dispatch");
 	if (nb > x->n)
@@ -502,8 +505,8 @@ static int conv_fwd_cl(struct op_ctx *o, const struct tensor *y, const struct te
 			return err_set(-EINVAL, "conv_fwd: scratch not 16-byte aligned");
 		double flops = 2.0 * cnt * ohw * y->c * x->c * kk;
 
-		if ((error = dispatch(o, KERN_CONV_FWD_CL, b, &pc, sizeof(pc), cdiv(cnt * ohw, per_x),
-				      cdiv(co4 / 4, sp[1]), 1, label, flops, 0)) < 0)
+		if ((error = dispatch(o, KERN_CONV_FWD_CL, b, &pc, sizeof(pc),
+				      cdiv(cnt * ohw, per_x) * (uint32_t)ncb, 1, 1, label, flops, 0)) < 0)
 			return error;
 	}
 	return 0;
