@@ -6,7 +6,8 @@
 // Each work group serves one parity class (py, px) of the dx pixels: they
 // receive exactly the taps ky = (py + pad) % s + s*t, from dy row qy + (py +
 // pad - ky) / s.  Each invocation owns TN dx pixels (WG apart) x 4*TM4 input
-// channels (the channel block is work group y).
+// channels.  The channel blocks of a pixel block are consecutive work
+// groups, so they find its dy in the caches (see conv_fwd_cl.comp).
 //
 // The class is work group x modulo s*s, not a dispatch dimension of its own:
 // lavapipe hands each of its threads one contiguous range of the work
@@ -32,14 +33,17 @@ void main()
 	const int WG = int(gl_WorkGroupSize.x);
 	const int lane = int(gl_LocalInvocationID.x);
 	const int s = p.stride;
+	// work group x = (pixel block * channel blocks + channel block) * s*s + class
+	const int ncb = ((p.ci + 3) / 4 + TM4 - 1) / TM4;
 	const int cls = int(gl_WorkGroupID.x) % (s * s);
-	const int blk = int(gl_WorkGroupID.x) / (s * s); // block of the class's pixels
+	const int gq = int(gl_WorkGroupID.x) / (s * s);
+	const int blk = gq / ncb; // block of the class's pixels
 	const int py = cls / s, px = cls - (cls / s) * s;
 	const int hc = (p.h - py + s - 1) / s, wc = (p.w - px + s - 1) / s;
 	const int hw = p.h * p.w, kk = p.kh * p.kw;
 	const int nco4 = (p.co + 3) / 4, nci4 = (p.ci + 3) / 4;
 	const int nq = p.n * hc * wc;
-	const int cb0 = int(gl_WorkGroupID.y) * TM4;
+	const int cb0 = (gq - blk * ncb) * TM4;
 	const int q0 = blk * WG * TN + lane;
 	const int yo = int(p.y_off) / 4, wo = int(p.w_off) / 4;
 

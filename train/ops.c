@@ -595,11 +595,14 @@ static int conv_bwd_data_cl(struct op_ctx *o, const struct tensor *dx, const str
 		return err_set(-E2BIG, "conv_bwd_data: one channels-last image exceeds a binding");
 	if ((uint64_t)nb * yimg > lim)
 		nb = (int)(lim / yimg);
-	/* work groups x: cdiv(nb * cls, per_x) pixel blocks times s * s classes */
-	if ((uint64_t)s * s > in->max_groups[0])
+	/* work groups x: cdiv(nb * cls, per_x) pixel blocks times channel blocks
+	 * times s * s classes (see conv_bwd_data_cl.comp) */
+	const uint64_t ncb = cdiv(c4 / 4, sp[1]), xper = (uint64_t)s * s * ncb;
+
+	if (xper > in->max_groups[0])
 		return err_set(-EINVAL, "conv_bwd_data: stride %d too large", s);
-	if ((uint64_t)nb * cls > in->max_groups[0] / ((uint64_t)s * s) * per_x)
-		nb = (int)(in->max_groups[0] / ((uint64_t)s * s) * per_x / cls);
+	if ((uint64_t)nb * cls > in->max_groups[0] / xper * per_x)
+		nb = (int)(in->max_groups[0] / xper * per_x / cls);
 	if (nb < 1)
 		return err_set(-E2BIG, "conv_bwd_data: image too large for one dispatch");
 	if (nb > dx->n)
@@ -632,7 +635,7 @@ static int conv_bwd_data_cl(struct op_ctx *o, const struct tensor *dx, const str
 		double flops = 2.0 * cnt * ohw * dy->c * dx->c * kk;
 
 		if ((error = dispatch(o, KERN_CONV_BWD_DATA_CL, b, &pc, sizeof(pc),
-				      cdiv(cnt * cls, per_x) * (uint32_t)(s * s), cdiv(c4 / 4, sp[1]), 1,
+				      cdiv(cnt * cls, per_x) * (uint32_t)xper, 1, 1,
 				      label, flops, 0)) < 0)
 			return error;
 	}
