@@ -273,6 +273,7 @@ static int bench_conv(struct bench *b, int batch, int sweep, double ceiling, dou
 	};
 	static const int32_t wcl_variants[][3] = {
 		{ 256, 1, 2 }, { 256, 2, 1 }, { 128, 2, 1 }, { 128, 1, 2 }, { 64, 2, 1 }, { 128, 1, 1 },
+		{ 128, 2, 2 }, { 64, 2, 2 }, { 64, 1, 3 }, { 64, 3, 1 },
 	};
 	/* 1x1 stride 1 on CPU devices: conv1x1 {WGX, WGY, RM, RN}, conv1x1_bwd_weight {WG, TM, TN} */
 	static const int32_t g1_variants[][4] = {
