@@ -92,29 +92,42 @@ void main()
 		}
 	}
 
-	for (int i = 0; i < TM4; i++) {
-		for (int cc = 0; cc < 4; cc++) {
-			const int co = (cb0 + i) * 4 + cc;
-			if (co >= p.co)
-				break;
-			float sc = 1.0, sh = 0.0;
-			if ((p.flags & PF_BIAS) != 0)
-				sh = aux[p.b_off + co];
-			if ((p.flags & PF_AFFINE) != 0) {
-				sc = aux[p.b_off + co];
-				sh = aux[p.b_off + p.co + co];
+	// No early exits, and the epilogue in two loop nests (scale/shift/SiLU
+	// in place, then the stores): one nest with everything was too large
+	// for the compiler to unroll at TN = 6, and then acc[] is indexed
+	// dynamically and lives in memory (3-4x slower on lavapipe).
+	if ((p.flags & (PF_BIAS | PF_AFFINE | PF_SILU)) != 0) {
+		for (int i = 0; i < TM4; i++) {
+			vec4 sc = vec4(1.0), sh = vec4(0.0);
+			const int c0 = min((cb0 + i) * 4, (nco4 - 1) * 4);
+			for (int cc = 0; cc < 4; cc++) {
+				const int co = min(c0 + cc, p.co - 1);
+				if ((p.flags & PF_BIAS) != 0)
+					sh[cc] = aux[p.b_off + co];
+				if ((p.flags & PF_AFFINE) != 0) {
+					sc[cc] = aux[p.b_off + co];
+					sh[cc] = aux[p.b_off + p.co + co];
+				}
 			}
 			for (int j = 0; j < TN; j++) {
-				if (!qok[j])
-					continue;
-				float v = fma(acc[j * TM4 + i][cc], sc, sh);
+				vec4 v = fma(acc[j * TM4 + i], sc, sh);
 				if ((p.flags & PF_SILU) != 0)
-					v = silu(v);
-				int o = yb[j] + co * ohw;
-				if ((p.flags & PF_ACC) != 0)
-					v += y[o];
-				y[o] = v;
+					v = v / (1.0 + exp(-v));
+				acc[j * TM4 + i] = v;
 			}
 		}
 	}
+	for (int i = 0; i < TM4; i++)
+		for (int cc = 0; cc < 4; cc++) {
+			const int co = (cb0 + i) * 4 + cc;
+			for (int j = 0; j < TN; j++) {
+				if (qok[j] && co < p.co) {
+					const int o = yb[j] + co * ohw;
+					float v = acc[j * TM4 + i][cc];
+					if ((p.flags & PF_ACC) != 0)
+						v += y[o];
+					y[o] = v;
+				}
+			}
+		}
 }

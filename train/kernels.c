@@ -182,7 +182,7 @@ const struct kern_info kernels[KERN_COUNT] = {
 	[KERN_TO_CL] = { "to_cl", to_cl_spv, sizeof(to_cl_spv), 2, sizeof(struct push_cl), 1,
 		{64}, {256} },
 	[KERN_CONV_FWD_CL] = { "conv_fwd_cl", conv_fwd_cl_spv, sizeof(conv_fwd_cl_spv), 4, sizeof(struct push_conv), 3,
-		{64, 2, 4}, {64, 2, 4} },
+		{32, 2, 6}, {64, 2, 4} },
 	[KERN_CONV_BWD_WEIGHT_CL] = { "conv_bwd_weight_cl", conv_bwd_weight_cl_spv, sizeof(conv_bwd_weight_cl_spv), 3, sizeof(struct push_conv), 3,
 		{256, 1, 2}, {256, 1, 2} },
 	[KERN_CONV_BWD_DATA_CL] = { "conv_bwd_data_cl", conv_bwd_data_cl_spv, sizeof(conv_bwd_data_cl_spv), 3, sizeof(struct push_conv), 3,
