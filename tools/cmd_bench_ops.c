@@ -271,6 +271,7 @@ static int bench_conv(struct bench *b, int batch, int sweep, double ceiling, dou
 		{ 64, 2, 4 }, { 32, 2, 4 }, { 32, 2, 6 }, { 64, 2, 6 }, { 32, 3, 4 }, { 16, 2, 4 },
 		{ 32, 1, 8 }, { 32, 1, 4 }, { 32, 2, 8 },
 	};
+	static const int32_t wrow_variants[][3] = { { 16, 3, 1 }, { 32, 3, 1 }, { 64, 3, 1 }, { 128, 3, 1 } };
 	static const int32_t wcl_variants[][3] = {
 		{ 256, 1, 2 }, { 256, 2, 1 }, { 128, 2, 1 }, { 128, 1, 2 }, { 64, 2, 1 }, { 128, 1, 1 },
 		{ 128, 2, 2 }, { 64, 2, 2 }, { 64, 1, 3 }, { 64, 3, 1 },
@@ -353,6 +354,14 @@ static int bench_conv(struct bench *b, int batch, int sweep, double ceiling, dou
 			if (cl)
 				k = a.pass == 0 ? KERN_CONV_FWD_CL : a.pass == 1 ? KERN_CONV_BWD_DATA_CL
 									   : KERN_CONV_BWD_WEIGHT_CL;
+			/* 3x3 backward-weight on CPU devices: the row kernel, whose
+			 * only tile parameter is the work-group size */
+			const int wrow = cl && a.pass == 2 && sh->k == 3;
+
+			if (wrow) {
+				k = KERN_CONV_BWD_WEIGHT_ROW;
+				nv = sizeof(wrow_variants) / sizeof(wrow_variants[0]);
+			}
 			if (g1) {
 				k = a.pass == 2 ? KERN_CONV1X1_BWD_WEIGHT : KERN_CONV1X1;
 				nv = a.pass == 2 ? sizeof(w1_variants) / sizeof(w1_variants[0])
@@ -364,10 +373,14 @@ static int bench_conv(struct bench *b, int batch, int sweep, double ceiling, dou
 
 				if (g1)
 					sp = a.pass == 2 ? w1_variants[v] : g1_variants[v];
+				if (wrow)
+					sp = wrow_variants[v];
 				b->o.spec[k] = sp;
 				if ((error = time_rec(b, rec_conv, &a, &ns)) < 0)
 					return error;
-				if (g1 && a.pass < 2)
+				if (wrow)
+					printf("      tiles WG %3d: %7.2f GFLOP/s\n", sp[0], flops / ns);
+				else if (g1 && a.pass < 2)
 					printf("      tiles WGX %2d WGY %2d RM %d RN %d: %7.2f GFLOP/s\n", sp[0],
 					       sp[1], sp[2], sp[3], flops / ns);
 				else

@@ -26,6 +26,10 @@ static const uint32_t conv_bwd_weight_spv[] =
 #include "conv_bwd_weight.comp.spv.inc"
 ;
 
+static const uint32_t conv_bwd_weight_row_spv[] =
+#include "conv_bwd_weight_row.comp.spv.inc"
+;
+
 static const uint32_t sum_slices_spv[] =
 #include "sum_slices.comp.spv.inc"
 ;
@@ -191,4 +195,7 @@ const struct kern_info kernels[KERN_COUNT] = {
 		{8, 8, 2, 2}, {8, 8, 1, 2} },
 	[KERN_CONV1X1_BWD_WEIGHT] = { "conv1x1_bwd_weight", conv1x1_bwd_weight_spv, sizeof(conv1x1_bwd_weight_spv), 3, sizeof(struct push_w1x1), 3,
 		{64, 8, 8}, {64, 8, 8} },
+	/* spec 1, 2 (KW, S) are set per dispatch from the convolution */
+	[KERN_CONV_BWD_WEIGHT_ROW] = { "conv_bwd_weight_row", conv_bwd_weight_row_spv, sizeof(conv_bwd_weight_row_spv), 3, sizeof(struct push_conv), 3,
+		{64, 3, 1}, {64, 3, 1} },
 };

@@ -86,6 +86,10 @@ static const struct ref_conv conv_cases[] = {
 	{ 5, 10, 9, 12, 7, 3, 3, 2, 0 },
 	{ 3, 5, 13, 11, 6, 3, 3, 3, 1 },
 	{ 4, 7, 10, 9, 5, 1, 1, 2, 0 },
+	/* kernel rows of 3 taps (conv_bwd_weight_row.comp on CPU devices) with
+	 * other kernel heights; 1x3 and 5x3 */
+	{ 2, 5, 8, 10, 6, 1, 3, 1, 1 },
+	{ 2, 4, 9, 11, 7, 5, 3, 2, 2 },
 };
 #define N_FD_CASES 6 /* finite differences only on the small ones */
 
