@@ -64,24 +64,37 @@ void main()
 			}
 	}
 
-	// No early exits and a vector SiLU: the loops must stay small enough for
-	// the compiler to unroll them, or acc[] is indexed dynamically and lives
-	// in memory (a 2x slowdown on lavapipe).
+	// No early exits, and the epilogue in two small loop nests (transform
+	// in place, then store): the loops must stay small enough for the
+	// compiler to unroll them, or acc[] is indexed dynamically and lives in
+	// memory (a 2x slowdown on lavapipe).  As one nest it was too large to
+	// unroll at RM = RN = 2, the best gemm.comp tiling.
+	if ((p.flags & (PF_BIAS | PF_AFFINE | PF_SILU)) != 0) {
+		for (int r = 0; r < RM; r++) {
+			for (int i = 0; i < 4; i++) {
+				const int rc = min((rm0 + r) * 4 + i, p.m - 1);
+				float sc = 1.0, sh = 0.0;
+				if ((p.flags & PF_BIAS) != 0)
+					sh = aux[p.x_off + rc];
+				if ((p.flags & PF_AFFINE) != 0) {
+					sc = aux[p.x_off + rc];
+					sh = aux[p.x_off + p.m + rc];
+				}
+				for (int q = 0; q < RN; q++) {
+					vec4 v = fma(acc[(r * 4 + i) * RN + q], vec4(sc), vec4(sh));
+					if ((p.flags & PF_SILU) != 0)
+						v = v / (1.0 + exp(-v));
+					acc[(r * 4 + i) * RN + q] = v;
+				}
+			}
+		}
+	}
 	const uint co = p.c_off + uint(z) * p.c_ns;
 	for (int r = 0; r < RM; r++) {
 		for (int i = 0; i < 4; i++) {
-			const int row = (rm0 + r) * 4 + i, rc = min(row, p.m - 1);
-			float sc = 1.0, sh = 0.0;
-			if ((p.flags & PF_BIAS) != 0)
-				sh = aux[p.x_off + rc];
-			if ((p.flags & PF_AFFINE) != 0) {
-				sc = aux[p.x_off + rc];
-				sh = aux[p.x_off + p.m + rc];
-			}
+			const int row = (rm0 + r) * 4 + i;
 			for (int q = 0; q < RN; q++) {
-				vec4 v = fma(acc[(r * 4 + i) * RN + q], vec4(sc), vec4(sh));
-				if ((p.flags & PF_SILU) != 0)
-					v = v / (1.0 + exp(-v));
+				vec4 v = acc[(r * 4 + i) * RN + q];
 				if (row < p.m && cn0 + q < n4) {
 					const uint o = co + uint(row * p.n + (cn0 + q) * 4);
 					if ((p.flags & PF_ACC) != 0)

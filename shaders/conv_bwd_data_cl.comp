@@ -3,10 +3,18 @@
 // to_cl.comp) and of the weights (wc[co][tap][ci4], to_cl.comp per output
 // channel), so every operand load is a vec4 (see conv_fwd_cl.comp).
 //
-// Work group z is the parity class (py, px) of the dx pixels: they receive
-// exactly the taps ky = (py + pad) % s + s*t, from dy row qy + (py + pad -
-// ky) / s.  Each invocation owns TN dx pixels (WG apart) x 4*TM4 input
-// channels (the channel block is work group y).
+// Each work group serves one parity class (py, px) of the dx pixels: they
+// receive exactly the taps ky = (py + pad) % s + s*t, from dy row qy + (py +
+// pad - ky) / s.  Each invocation owns TN dx pixels (WG apart) x 4*TM4 input
+// channels.  The channel blocks of a pixel block are consecutive work
+// groups, so they find its dy in the caches (see conv_fwd_cl.comp).
+//
+// The class is work group x modulo s*s, not a dispatch dimension of its own:
+// lavapipe hands each of its threads one contiguous range of the work
+// groups (in x, y, z order), and the classes differ in cost (at stride 2,
+// pad 1: 1, 2, 2 and 4 taps), so classes in z left one thread with twice
+// the work of the other (1.5 of 2 cores busy, measured).  Interleaved, every
+// range gets the same mix.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "common/common.glsl"
@@ -25,17 +33,21 @@ void main()
 	const int WG = int(gl_WorkGroupSize.x);
 	const int lane = int(gl_LocalInvocationID.x);
 	const int s = p.stride;
-	const int cls = int(gl_WorkGroupID.z);
+	// work group x = (pixel block * channel blocks + channel block) * s*s + class
+	const int ncb = ((p.ci + 3) / 4 + TM4 - 1) / TM4;
+	const int cls = int(gl_WorkGroupID.x) % (s * s);
+	const int gq = int(gl_WorkGroupID.x) / (s * s);
+	const int blk = gq / ncb; // block of the class's pixels
 	const int py = cls / s, px = cls - (cls / s) * s;
 	const int hc = (p.h - py + s - 1) / s, wc = (p.w - px + s - 1) / s;
 	const int hw = p.h * p.w, kk = p.kh * p.kw;
 	const int nco4 = (p.co + 3) / 4, nci4 = (p.ci + 3) / 4;
 	const int nq = p.n * hc * wc;
-	const int cb0 = int(gl_WorkGroupID.y) * TM4;
-	const int q0 = int(gl_WorkGroupID.x) * WG * TN + lane;
+	const int cb0 = (gq - blk * ncb) * TM4;
+	const int q0 = blk * WG * TN + lane;
 	const int yo = int(p.y_off) / 4, wo = int(p.w_off) / 4;
 
-	if (hc <= 0 || wc <= 0 || int(gl_WorkGroupID.x) * WG * TN >= nq)
+	if (hc <= 0 || wc <= 0 || blk * WG * TN >= nq)
 		return; // uniform per work group
 	int db[TN], ob[TN], qy[TN], qx[TN];
 	bool qok[TN];

@@ -9,8 +9,7 @@
 // pixels x 4*TM4 output channels per invocation, one step of 4 input
 // channels issues TN + 4*TM4 vec4 loads for 16*TN*TM4 vector FMAs (the
 // ratio of the fastest SGEMM tiling).  Pixels of an invocation are WG
-// apart, so lanes of a work group load adjacent pixels; the output-channel
-// block is work group y.  Per tap, the address and padding mask of each
+// apart, so lanes of a work group load adjacent pixels.  Per tap, the address and padding mask of each
 // pixel are computed once.  Epilogue as in conv_fwd.comp.
 #version 450
 #extension GL_GOOGLE_include_directive : require
@@ -33,8 +32,14 @@ void main()
 	const int ohw = p.oh * p.ow, kk = p.kh * p.kw;
 	const int nc4 = (p.ci + 3) / 4, nco4 = (p.co + 3) / 4;
 	const int npix = p.n * ohw;
-	const int cb0 = int(gl_WorkGroupID.y) * TM4; // first vec4 block of output channels
-	const int q0 = int(gl_WorkGroupID.x) * WG * TN + lane;
+	// Work group x = pixel block * channel blocks + channel block: the
+	// channel blocks of one pixel block run back to back (on a CPU device,
+	// in one thread), so its input pixels are read from memory once and
+	// then hit the caches, not once per channel block.
+	const int ncb = (nco4 + TM4 - 1) / TM4;
+	const int gid = int(gl_WorkGroupID.x);
+	const int cb0 = (gid % ncb) * TM4; // first vec4 block of output channels
+	const int q0 = (gid / ncb) * WG * TN + lane;
 	const int xo = int(p.x_off) / 4, wo = int(p.w_off) / 4;
 
 	int xb[TN], yb[TN], iy0[TN], ix0[TN];
@@ -87,29 +92,42 @@ void main()
 		}
 	}
 
-	for (int i = 0; i < TM4; i++) {
-		for (int cc = 0; cc < 4; cc++) {
-			const int co = (cb0 + i) * 4 + cc;
-			if (co >= p.co)
-				break;
-			float sc = 1.0, sh = 0.0;
-			if ((p.flags & PF_BIAS) != 0)
-				sh = aux[p.b_off + co];
-			if ((p.flags & PF_AFFINE) != 0) {
-				sc = aux[p.b_off + co];
-				sh = aux[p.b_off + p.co + co];
+	// No early exits, and the epilogue in two loop nests (scale/shift/SiLU
+	// in place, then the stores): one nest with everything was too large
+	// for the compiler to unroll at TN = 6, and then acc[] is indexed
+	// dynamically and lives in memory (3-4x slower on lavapipe).
+	if ((p.flags & (PF_BIAS | PF_AFFINE | PF_SILU)) != 0) {
+		for (int i = 0; i < TM4; i++) {
+			vec4 sc = vec4(1.0), sh = vec4(0.0);
+			const int c0 = min((cb0 + i) * 4, (nco4 - 1) * 4);
+			for (int cc = 0; cc < 4; cc++) {
+				const int co = min(c0 + cc, p.co - 1);
+				if ((p.flags & PF_BIAS) != 0)
+					sh[cc] = aux[p.b_off + co];
+				if ((p.flags & PF_AFFINE) != 0) {
+					sc[cc] = aux[p.b_off + co];
+					sh[cc] = aux[p.b_off + p.co + co];
+				}
 			}
 			for (int j = 0; j < TN; j++) {
-				if (!qok[j])
-					continue;
-				float v = fma(acc[j * TM4 + i][cc], sc, sh);
+				vec4 v = fma(acc[j * TM4 + i], sc, sh);
 				if ((p.flags & PF_SILU) != 0)
-					v = silu(v);
-				int o = yb[j] + co * ohw;
-				if ((p.flags & PF_ACC) != 0)
-					v += y[o];
-				y[o] = v;
+					v = v / (1.0 + exp(-v));
+				acc[j * TM4 + i] = v;
 			}
 		}
 	}
+	for (int i = 0; i < TM4; i++)
+		for (int cc = 0; cc < 4; cc++) {
+			const int co = (cb0 + i) * 4 + cc;
+			for (int j = 0; j < TN; j++) {
+				if (qok[j] && co < p.co) {
+					const int o = yb[j] + co * ohw;
+					float v = acc[j * TM4 + i][cc];
+					if ((p.flags & PF_ACC) != 0)
+						v += y[o];
+					y[o] = v;
+				}
+			}
+		}
 }

@@ -34,6 +34,9 @@ struct bench {
 	int reps;
 	int verbose;  /* -v: per-op profile of the training step */
 	int only_pass; /* --pass: one conv pass only (-1: all) */
+	int cputime;   /* --cputime: process CPU time instead of timestamps */
+	double busy_cpu, busy_gpu; /* sums over run_cmd(): process CPU time, GPU time */
+	double busy_pair[2];       /* last time_pair(): busy threads of the op, the SGEMM */
 	/* The best SGEMM, recorded once (gcmd, operands in gpool): each conv
 	 * measurement alternates with it, so the share of the ceiling compares
 	 * runs made under the same machine load. */
@@ -53,7 +56,9 @@ static void help(void)
 	       "  --reps N   timed runs per measurement, best reported (default 3)\n"
 	       "  --sweep    also try other conv tile shapes\n"
 	       "  --quick    batch 2 instead of 16 (a smoke test)\n"
-	       "  --pass P   only conv pass P (fwd, bwd_data, bwd_weight); no epilogue/step\n");
+	       "  --pass P   only conv pass P (fwd, bwd_data, bwd_weight); no epilogue/step\n"
+	       "  --cputime T  time by process CPU time / T (T: lavapipe's thread count,\n"
+	       "             LP_NUM_THREADS); less disturbed by other jobs on a CPU device\n");
 }
 
 static double now_ns(void)
@@ -66,6 +71,28 @@ static double now_ns(void)
 
 typedef int (*rec_fn)(struct op_ctx *o, void *arg);
 
+/* Submit `cmd` and wait; *ns: its GPU time, or with --cputime the CPU time
+ * the whole process (lavapipe's threads included) spent on it, which other
+ * jobs on a shared CPU inflate much less than wall or timestamp times.
+ * Divided by the threads that ran it, it is comparable to a wall time. */
+static int run_cmd(struct bench *b, struct vk_cmd *cmd, double *ns)
+{
+	struct timespec t0, t1;
+	int error;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+	if ((error = vk_cmd_submit(cmd)) < 0)
+		return error;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+	b->busy_cpu += (t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec);
+	b->busy_gpu += vk_cmd_last_ns(cmd);
+	if (b->cputime)
+		*ns = ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / b->cputime;
+	else
+		*ns = vk_cmd_last_ns(cmd);
+	return 0;
+}
+
 /* Record `fn` once, run it 1 + reps times; best GPU time of the timed runs. */
 static int time_rec(struct bench *b, rec_fn fn, void *arg, double *ns_out)
 {
@@ -76,10 +103,12 @@ static int time_rec(struct bench *b, rec_fn fn, void *arg, double *ns_out)
 	    (error = vk_cmd_end(b->cmd)) < 0)
 		return error;
 	for (int r = 0; r <= b->reps; r++) {
-		if ((error = vk_cmd_submit(b->cmd)) < 0)
+		double ns;
+
+		if ((error = run_cmd(b, b->cmd, &ns)) < 0)
 			return error;
-		if (r > 0 && vk_cmd_last_ns(b->cmd) < best)
-			best = vk_cmd_last_ns(b->cmd);
+		if (r > 0 && ns < best)
+			best = ns;
 	}
 	*ns_out = best;
 	return 0;
@@ -92,19 +121,31 @@ static int time_pair(struct bench *b, rec_fn fn, void *arg, double *ns_out, doub
 	double best = INFINITY, gbest = INFINITY;
 	int error;
 
+	double busy[2][2] = { { 0 } }; /* [conv, sgemm][cpu, gpu] */
+
 	if ((error = vk_cmd_begin(b->cmd)) < 0 || (error = fn(&b->o, arg)) < 0 ||
 	    (error = vk_cmd_end(b->cmd)) < 0)
 		return error;
 	for (int r = 0; r <= b->reps; r++) {
-		if ((error = vk_cmd_submit(b->cmd)) < 0)
+		double ns, gns;
+
+		b->busy_cpu = b->busy_gpu = 0;
+		if ((error = run_cmd(b, b->cmd, &ns)) < 0)
 			return error;
-		if (r > 0 && vk_cmd_last_ns(b->cmd) < best)
-			best = vk_cmd_last_ns(b->cmd);
-		if ((error = vk_cmd_submit(b->gcmd)) < 0)
+		busy[0][0] += b->busy_cpu, busy[0][1] += b->busy_gpu;
+		if (r > 0 && ns < best)
+			best = ns;
+		b->busy_cpu = b->busy_gpu = 0;
+		if ((error = run_cmd(b, b->gcmd, &gns)) < 0)
 			return error;
-		if (vk_cmd_last_ns(b->gcmd) < gbest)
-			gbest = vk_cmd_last_ns(b->gcmd);
+		busy[1][0] += b->busy_cpu, busy[1][1] += b->busy_gpu;
+		if (gns < gbest)
+			gbest = gns;
 	}
+	/* CPU time over device time: on a CPU device, how many of its threads
+	 * were busy on average (an imbalance between them shows here). */
+	b->busy_pair[0] = busy[0][0] / busy[0][1];
+	b->busy_pair[1] = busy[1][0] / busy[1][1];
 	*ns_out = best;
 	*gemm_out = b->gflop / gbest;
 	return 0;
@@ -230,13 +271,16 @@ static int bench_conv(struct bench *b, int batch, int sweep, double ceiling, dou
 		{ 64, 2, 4 }, { 32, 2, 4 }, { 32, 2, 6 }, { 64, 2, 6 }, { 32, 3, 4 }, { 16, 2, 4 },
 		{ 32, 1, 8 }, { 32, 1, 4 }, { 32, 2, 8 },
 	};
+	static const int32_t wrow_variants[][3] = { { 16, 3, 1 }, { 32, 3, 1 }, { 64, 3, 1 }, { 128, 3, 1 } };
 	static const int32_t wcl_variants[][3] = {
 		{ 256, 1, 2 }, { 256, 2, 1 }, { 128, 2, 1 }, { 128, 1, 2 }, { 64, 2, 1 }, { 128, 1, 1 },
+		{ 128, 2, 2 }, { 64, 2, 2 }, { 64, 1, 3 }, { 64, 3, 1 },
 	};
 	/* 1x1 stride 1 on CPU devices: conv1x1 {WGX, WGY, RM, RN}, conv1x1_bwd_weight {WG, TM, TN} */
 	static const int32_t g1_variants[][4] = {
 		{ 8, 8, 2, 2 }, { 8, 8, 1, 2 }, { 8, 8, 2, 1 }, { 16, 4, 1, 2 }, { 8, 16, 1, 2 },
 		{ 8, 8, 1, 4 }, { 8, 8, 1, 3 }, { 8, 4, 1, 2 }, { 16, 8, 1, 2 }, { 8, 8, 1, 1 },
+		{ 4, 8, 2, 2 }, { 8, 4, 2, 2 }, { 4, 16, 2, 2 },
 	};
 	static const int32_t w1_variants[][3] = {
 		{ 64, 8, 8 }, { 32, 8, 8 }, { 16, 8, 8 }, { 64, 4, 8 }, { 64, 8, 4 }, { 64, 4, 4 },
@@ -280,6 +324,7 @@ static int bench_conv(struct bench *b, int batch, int sweep, double ceiling, dou
 			b->o.spec[k] = NULL;
 			double local;
 
+			vk_prof_reset(b->vk);
 			if ((error = time_pair(b, rec_conv, &a, &ns, &local)) < 0)
 				return error;
 			g = flops / ns;
@@ -288,11 +333,35 @@ static int bench_conv(struct bench *b, int batch, int sweep, double ceiling, dou
 			       local, 100 * g / local);
 			if (g / local < *worst_share)
 				*worst_share = g / local;
+			/* CPU time over device time: on a CPU device, how many of its
+			 * threads were busy on average (an imbalance shows here); and
+			 * where the pass's time goes (copies vs kernel) */
+			if (b->verbose) {
+				printf("    threads busy (CPU time / device time): %.2f, SGEMM %.2f\n",
+				       b->busy_pair[0], b->busy_pair[1]);
+				vk_prof_print(b->vk, stdout);
+			}
+			/* CPU time over device time: on a CPU device, how many of its
+			 * threads were busy on average (an imbalance shows here); and
+			 * where the pass's time goes (copies vs kernel) */
+			if (b->verbose) {
+				printf("    threads busy (CPU time / device time): %.2f, SGEMM %.2f\n",
+				       b->busy_pair[0], b->busy_pair[1]);
+				vk_prof_print(b->vk, stdout);
+			}
 			const int g1 = cl && sh->k == 1 && sh->s == 1;
 
 			if (cl)
 				k = a.pass == 0 ? KERN_CONV_FWD_CL : a.pass == 1 ? KERN_CONV_BWD_DATA_CL
 									   : KERN_CONV_BWD_WEIGHT_CL;
+			/* 3x3 backward-weight on CPU devices: the row kernel, whose
+			 * only tile parameter is the work-group size */
+			const int wrow = cl && a.pass == 2 && sh->k == 3;
+
+			if (wrow) {
+				k = KERN_CONV_BWD_WEIGHT_ROW;
+				nv = sizeof(wrow_variants) / sizeof(wrow_variants[0]);
+			}
 			if (g1) {
 				k = a.pass == 2 ? KERN_CONV1X1_BWD_WEIGHT : KERN_CONV1X1;
 				nv = a.pass == 2 ? sizeof(w1_variants) / sizeof(w1_variants[0])
@@ -304,10 +373,14 @@ static int bench_conv(struct bench *b, int batch, int sweep, double ceiling, dou
 
 				if (g1)
 					sp = a.pass == 2 ? w1_variants[v] : g1_variants[v];
+				if (wrow)
+					sp = wrow_variants[v];
 				b->o.spec[k] = sp;
 				if ((error = time_rec(b, rec_conv, &a, &ns)) < 0)
 					return error;
-				if (g1 && a.pass < 2)
+				if (wrow)
+					printf("      tiles WG %3d: %7.2f GFLOP/s\n", sp[0], flops / ns);
+				else if (g1 && a.pass < 2)
 					printf("      tiles WGX %2d WGY %2d RM %d RN %d: %7.2f GFLOP/s\n", sp[0],
 					       sp[1], sp[2], sp[3], flops / ns);
 				else
@@ -447,6 +520,10 @@ int cmd_bench_ops(struct cli *cli, int argc, char **argv)
 				if (!strcmp(argv[i], pass_name[p]))
 					b.only_pass = p;
 			if (b.only_pass < 0)
+				return cli_usage("bench-ops");
+		} else if (!strcmp(argv[i], "--cputime") && i + 1 < argc) {
+			b.cputime = atoi(argv[++i]);
+			if (b.cputime < 1 || b.cputime > 1024)
 				return cli_usage("bench-ops");
 		} else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
 			b.reps = atoi(argv[++i]);

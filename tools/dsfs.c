@@ -39,7 +39,7 @@ static const struct cli_cmd commands[] = {
 	  "label a batch in CVAT and import the result, in the foreground (same as ctl/cvat)" },
 	{ "jobs", cmd_jobs, "[ID]", "list the jobs, or show one (same as ctl/jobs/ID)" },
 	{ "fsck", cmd_fsck, "[DIR]", "re-hash every blob and check the catalog against the store" },
-	{ "bench-ops", cmd_bench_ops, "[--reps N] [--sweep] [--quick]",
+	{ "bench-ops", cmd_bench_ops, "[--reps N] [--sweep] [--quick] [--pass P] [--cputime T]",
 	  "measure the Vulkan training engine (SGEMM, conv passes, a training step)" },
 	{ "gen-shapes", cmd_gen_shapes, "OUTDIR --count N [--size WxH] [--seed S]",
 	  "generate synthetic shape images with a COCO file of their boxes" },

@@ -26,6 +26,10 @@ static const uint32_t conv_bwd_weight_spv[] =
 #include "conv_bwd_weight.comp.spv.inc"
 ;
 
+static const uint32_t conv_bwd_weight_row_spv[] =
+#include "conv_bwd_weight_row.comp.spv.inc"
+;
+
 static const uint32_t sum_slices_spv[] =
 #include "sum_slices.comp.spv.inc"
 ;
@@ -182,13 +186,16 @@ const struct kern_info kernels[KERN_COUNT] = {
 	[KERN_TO_CL] = { "to_cl", to_cl_spv, sizeof(to_cl_spv), 2, sizeof(struct push_cl), 1,
 		{64}, {256} },
 	[KERN_CONV_FWD_CL] = { "conv_fwd_cl", conv_fwd_cl_spv, sizeof(conv_fwd_cl_spv), 4, sizeof(struct push_conv), 3,
-		{64, 2, 4}, {64, 2, 4} },
+		{32, 2, 6}, {64, 2, 4} },
 	[KERN_CONV_BWD_WEIGHT_CL] = { "conv_bwd_weight_cl", conv_bwd_weight_cl_spv, sizeof(conv_bwd_weight_cl_spv), 3, sizeof(struct push_conv), 3,
 		{256, 1, 2}, {256, 1, 2} },
 	[KERN_CONV_BWD_DATA_CL] = { "conv_bwd_data_cl", conv_bwd_data_cl_spv, sizeof(conv_bwd_data_cl_spv), 3, sizeof(struct push_conv), 3,
 		{32, 2, 6}, {32, 2, 6} },
 	[KERN_CONV1X1] = { "conv1x1", conv1x1_spv, sizeof(conv1x1_spv), 4, sizeof(struct push_gemm_b), 4,
-		{8, 8, 1, 2}, {8, 8, 1, 2} },
+		{8, 8, 2, 2}, {8, 8, 1, 2} },
 	[KERN_CONV1X1_BWD_WEIGHT] = { "conv1x1_bwd_weight", conv1x1_bwd_weight_spv, sizeof(conv1x1_bwd_weight_spv), 3, sizeof(struct push_w1x1), 3,
 		{64, 8, 8}, {64, 8, 8} },
+	/* spec 1, 2 (KW, S) are set per dispatch from the convolution */
+	[KERN_CONV_BWD_WEIGHT_ROW] = { "conv_bwd_weight_row", conv_bwd_weight_row_spv, sizeof(conv_bwd_weight_row_spv), 3, sizeof(struct push_conv), 3,
+		{64, 3, 1}, {64, 3, 1} },
 };

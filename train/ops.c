@@ -466,8 +466,11 @@ static int conv_fwd_cl(struct op_ctx *o, const struct tensor *y, const struct te
 		return err_set(-E2BIG, "conv_fwd: one channels-last image exceeds a binding");
 	if ((uint64_t)nb * ximg > lim)
 		nb = (int)(lim / ximg);
-	if ((uint64_t)nb * ohw > in->max_groups[0] * per_x)
-		nb = (int)(in->max_groups[0] * per_x / ohw);
+	/* work groups x: pixel blocks times channel blocks (see conv_fwd_cl.comp) */
+	const uint64_t ncb = cdiv(co4 / 4, sp[1]);
+
+	if ((uint64_t)nb * ohw > in->max_groups[0] / ncb * per_x)
+		nb = (int)(in->max_groups[0] / ncb * per_x / ohw);
 	if (nb < 1)
 		return err_set(-E2BIG, "conv_fwd: image too large for one dispatch");
 	if (nb > x->n)
@@ -502,8 +505,8 @@ static int conv_fwd_cl(struct op_ctx *o, const struct tensor *y, const struct te
 			return err_set(-EINVAL, "conv_fwd: scratch not 16-byte aligned");
 		double flops = 2.0 * cnt * ohw * y->c * x->c * kk;
 
-		if ((error = dispatch(o, KERN_CONV_FWD_CL, b, &pc, sizeof(pc), cdiv(cnt * ohw, per_x),
-				      cdiv(co4 / 4, sp[1]), 1, label, flops, 0)) < 0)
+		if ((error = dispatch(o, KERN_CONV_FWD_CL, b, &pc, sizeof(pc),
+				      cdiv(cnt * ohw, per_x) * (uint32_t)ncb, 1, 1, label, flops, 0)) < 0)
 			return error;
 	}
 	return 0;
@@ -592,12 +595,16 @@ static int conv_bwd_data_cl(struct op_ctx *o, const struct tensor *dx, const str
 		return err_set(-E2BIG, "conv_bwd_data: one channels-last image exceeds a binding");
 	if ((uint64_t)nb * yimg > lim)
 		nb = (int)(lim / yimg);
-	if ((uint64_t)nb * cls > in->max_groups[0] * per_x)
-		nb = (int)(in->max_groups[0] * per_x / cls);
+	/* work groups x: cdiv(nb * cls, per_x) pixel blocks times channel blocks
+	 * times s * s classes (see conv_bwd_data_cl.comp) */
+	const uint64_t ncb = cdiv(c4 / 4, sp[1]), xper = (uint64_t)s * s * ncb;
+
+	if (xper > in->max_groups[0])
+		return err_set(-EINVAL, "conv_bwd_data: stride %d too large", s);
+	if ((uint64_t)nb * cls > in->max_groups[0] / xper * per_x)
+		nb = (int)(in->max_groups[0] / xper * per_x / cls);
 	if (nb < 1)
 		return err_set(-E2BIG, "conv_bwd_data: image too large for one dispatch");
-	if ((uint64_t)s * s > in->max_groups[2])
-		return err_set(-EINVAL, "conv_bwd_data: stride %d too large", s);
 	if (nb > dx->n)
 		nb = dx->n;
 	if ((error = tensor_alloc(&wc, o->scratch, 1, (int)(co4 * kk * c4), 1, 1)) < 0 ||
@@ -627,8 +634,9 @@ static int conv_bwd_data_cl(struct op_ctx *o, const struct tensor *dx, const str
 			return err_set(-EINVAL, "conv_bwd_data: scratch not 16-byte aligned");
 		double flops = 2.0 * cnt * ohw * dy->c * dx->c * kk;
 
-		if ((error = dispatch(o, KERN_CONV_BWD_DATA_CL, b, &pc, sizeof(pc), cdiv(cnt * cls, per_x),
-				      cdiv(c4 / 4, sp[1]), (uint32_t)(s * s), label, flops, 0)) < 0)
+		if ((error = dispatch(o, KERN_CONV_BWD_DATA_CL, b, &pc, sizeof(pc),
+				      cdiv(cnt * cls, per_x) * (uint32_t)xper, 1, 1,
+				      label, flops, 0)) < 0)
 			return error;
 	}
 	return 0;
@@ -690,16 +698,23 @@ int op_conv_bwd_weight(struct op_ctx *o, const struct tensor *dw, const struct t
 	/* CPU devices (conv_fwd's profile without shared memory): the
 	 * channels-last kernel over to_cl copies of x and dy. */
 	const int cl = spec_of(o, KERN_CONV_FWD)[3] == 0;
-	const enum kern kb = cl ? KERN_CONV_BWD_WEIGHT_CL : KERN_CONV_BWD_WEIGHT;
+	/* 3-wide kernels at stride 1 or 2: one lane owns a kernel row's taps
+	 * and slides along the pixels (conv_bwd_weight_row.comp). */
+	const int row = cl && cd->kw == 3 && (cd->stride == 1 || cd->stride == 2);
+	const enum kern kb = row ? KERN_CONV_BWD_WEIGHT_ROW
+			     : cl ? KERN_CONV_BWD_WEIGHT_CL : KERN_CONV_BWD_WEIGHT;
 	const int32_t *sp = spec_of(o, kb);
+	/* taps per work-group z index: a row kernel covers a whole kernel row */
+	const int zt = row ? cd->kh : cd->kh * cd->kw;
 	const int32_t *ssp = spec_of(o, KERN_SUM_SLICES);
 	const struct tensor *ts[] = { x, dy };
 	const int kk = cd->kh * cd->kw;
 	const uint64_t wlen = (uint64_t)dy->c * x->c * kk;
 	const uint32_t c4 = ((uint32_t)x->c + 3) & ~3u, co4 = ((uint32_t)dy->c + 3) & ~3u;
 	const uint64_t ximg = (uint64_t)x->h * x->w * c4, yimg = (uint64_t)dy->h * dy->w * co4;
-	const uint64_t nblocks = cl ? (uint64_t)cdiv(co4 / 4, sp[1]) * cdiv(c4 / 4, sp[2])
-				    : (uint64_t)cdiv(dy->c, sp[1]) * cdiv(x->c, sp[2]);
+	const uint64_t nblocks = row ? (uint64_t)(co4 / 4) * (c4 / 4)
+				 : cl ? (uint64_t)cdiv(co4 / 4, sp[1]) * cdiv(c4 / 4, sp[2])
+				      : (uint64_t)cdiv(dy->c, sp[1]) * cdiv(x->c, sp[2]);
 	struct tensor xc, yc;
 	const uint64_t gzmax = vk_info(o->vk)->max_groups[2];
 	struct vk_bind b[3], sb[2];
@@ -718,8 +733,8 @@ int op_conv_bwd_weight(struct op_ctx *o, const struct tensor *dw, const struct t
 	spec[0] = 8;
 	while ((uint64_t)spec[0] < nblocks && spec[0] < sp[0])
 		spec[0] *= 2;
-	spec[1] = sp[1];
-	spec[2] = sp[2];
+	spec[1] = row ? cd->kw : sp[1];
+	spec[2] = row ? cd->stride : sp[2];
 	const uint32_t gx = cdiv(nblocks, spec[0]);
 
 	if (cl) {
@@ -744,15 +759,15 @@ int op_conv_bwd_weight(struct op_ctx *o, const struct tensor *dw, const struct t
 		uint64_t rows = (uint64_t)cnt * dy->h;
 		/* Split K (rows of output pixels) until there are enough work
 		 * groups to keep the device busy; 64 covers CPU devices. */
-		uint64_t groups = (uint64_t)gx * kk, splits = groups >= 64 ? 1 : (64 + groups - 1) / groups;
+		uint64_t groups = (uint64_t)gx * zt, splits = groups >= 64 ? 1 : (64 + groups - 1) / groups;
 		unsigned fl = (flags & PF_ACC) || n0 > 0 ? PF_ACC : 0;
 		struct tensor part;
 		double flops = 2.0 * cnt * dy->h * dy->w * dy->c * x->c * kk;
 
 		if (splits > rows)
 			splits = rows;
-		if (splits * kk > gzmax)
-			splits = gzmax / kk;
+		if (splits * zt > gzmax)
+			splits = gzmax / zt;
 		/* the partial sums must fit one binding */
 		uint64_t lim = (vk_info(o->vk)->max_range - vk_info(o->vk)->offset_align) / 4;
 		if (splits * wlen > lim)
@@ -782,7 +797,7 @@ int op_conv_bwd_weight(struct op_ctx *o, const struct tensor *dw, const struct t
 		}
 		struct vk_dispatch d = { .kern = kb, .spec = spec, .binds = b,
 					 .push = &pc, .push_size = sizeof(pc),
-					 .groups = { gx, 1, (uint32_t)(kk * splits) },
+					 .groups = { gx, 1, (uint32_t)(zt * splits) },
 					 .label = label, .flops = flops };
 		if (splits > 1) {
 			if ((error = tensor_alloc(&part, o->scratch, 1, (int)(splits * wlen), 1, 1)) < 0 ||

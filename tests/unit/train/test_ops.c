@@ -79,6 +79,17 @@ static const struct ref_conv conv_cases[] = {
 	{ 3, 6, 4, 6, 5, 1, 1, 1, 0 },
 	{ 2, 13, 8, 8, 9, 1, 1, 1, 0 },
 	{ 3, 5, 4, 5, 6, 1, 1, 1, 0 }, /* 5 pixel vec4s: a lane's columns straddle two images */
+	/* stride 2/3 backward-data: the parity classes are interleaved with the
+	 * pixel blocks in work group x; odd/even sizes give classes of different
+	 * pixel counts, and 9 images x 21x19 give several blocks per class */
+	{ 9, 6, 21, 19, 10, 3, 3, 2, 1 },
+	{ 5, 10, 9, 12, 7, 3, 3, 2, 0 },
+	{ 3, 5, 13, 11, 6, 3, 3, 3, 1 },
+	{ 4, 7, 10, 9, 5, 1, 1, 2, 0 },
+	/* kernel rows of 3 taps (conv_bwd_weight_row.comp on CPU devices) with
+	 * other kernel heights; 1x3 and 5x3 */
+	{ 2, 5, 8, 10, 6, 1, 3, 1, 1 },
+	{ 2, 4, 9, 11, 7, 5, 3, 2, 2 },
 };
 #define N_FD_CASES 6 /* finite differences only on the small ones */
 
@@ -316,33 +327,50 @@ static void test_bn(void **state)
 	bn_case(state, 5, 2, 9, 11, 1, 0);
 }
 
-/* conv with a folded eval-mode batch norm + SiLU in its epilogue. */
-static void test_conv_bn_fold(void **state)
+/* conv with a folded eval-mode batch norm + SiLU in its epilogue (co = 6
+ * channels, y accumulated onto when acc): 3x3, and 1x1 with hw a multiple of
+ * 4 (conv1x1.comp's GEMM epilogue on CPU devices). */
+static void conv_bn_fold_case(void **state, int k, int pad, int acc)
 {
 	struct tb *tb = T(state);
-	const struct ref_conv c = { 2, 5, 9, 8, 6, 3, 3, 1, 1 };
-	const struct conv_desc cd = { 3, 3, 1, 1 };
-	const int64_t nx = 2 * 5 * 72, ny = 2 * 6 * 72, nw = 6 * 5 * 9;
-	uint64_t s = 77;
+	const struct ref_conv c = { 2, 5, 9, 8, 6, k, k, 1, pad };
+	const struct conv_desc cd = { k, k, 1, pad };
+	const int oh = ref_out(9, k, 1, pad), ow = ref_out(8, k, 1, pad);
+	const int64_t nx = 2 * 5 * 72, ny = 2 * 6 * oh * ow, nw = 6 * 5 * k * k;
+	uint64_t s = 77 + k + acc;
 	double *x = tb_rand(nx, &s, 1), *w = tb_rand(nw, &s, 1), *g = tb_rand(6, &s, 1);
 	double *b = tb_rand(6, &s, 1), *run = tb_rand(12, &s, 0.5), *y = tb_zeros(ny), *z = tb_zeros(ny), *got;
+	double *y0 = tb_rand(ny, &s, 1);
 
 	for (int i = 6; i < 12; i++)
 		run[i] += 1.0;
 	tb_round(x, nx), tb_round(w, nw), tb_round(g, 6), tb_round(b, 6), tb_round(run, 12);
-	struct tensor tx = tb_tensor(tb, 2, 5, 9, 8, x), tw = tb_tensor(tb, 6, 5, 3, 3, w);
+	tb_round(y0, ny);
+	struct tensor tx = tb_tensor(tb, 2, 5, 9, 8, x), tw = tb_tensor(tb, 6, 5, k, k, w);
 	struct tensor tg = tb_tensor(tb, 1, 6, 1, 1, g), tbe = tb_tensor(tb, 1, 6, 1, 1, b);
 	struct tensor trun = tb_tensor(tb, 1, 12, 1, 1, run), tss = tb_tensor(tb, 1, 12, 1, 1, NULL);
-	struct tensor ty = tb_tensor(tb, 2, 6, 9, 8, NULL);
+	struct tensor ty = tb_tensor(tb, 2, 6, oh, ow, acc ? y0 : NULL);
 
 	assert_int_equal(op_bn_fold(&tb->o, &tss, &trun, &tg, &tbe, 1e-5f), 0);
-	assert_int_equal(op_conv_fwd(&tb->o, &ty, &tx, &tw, &tss, &cd, PF_AFFINE | PF_SILU), 0);
+	assert_int_equal(op_conv_fwd(&tb->o, &ty, &tx, &tw, &tss, &cd,
+				     PF_AFFINE | PF_SILU | (acc ? PF_ACC : 0)), 0);
 	assert_int_equal(tb_run(tb), 0);
 	ref_conv_fwd(y, x, w, NULL, &c);
-	ref_bn_fwd(z, NULL, NULL, y, g, b, run, run + 6, 2, 6, 72, 1e-5, 1);
+	ref_bn_fwd(z, NULL, NULL, y, g, b, run, run + 6, 2, 6, oh * ow, 1e-5, 1);
+	if (acc)
+		for (int64_t i = 0; i < ny; i++)
+			z[i] += y0[i];
 	got = tb_get(tb, &ty);
 	check(tb_relerr(got, z, ny), FWD_TOL, "conv + folded bn + silu");
-	free(x), free(w), free(g), free(b), free(run), free(y), free(z), free(got);
+	free(x), free(w), free(g), free(b), free(run), free(y), free(z), free(got), free(y0);
+}
+
+static void test_conv_bn_fold(void **state)
+{
+	conv_bn_fold_case(state, 3, 1, 0);
+	conv_bn_fold_case(state, 1, 0, 0);
+	conv_bn_fold_case(state, 1, 0, 1);
+	conv_bn_fold_case(state, 3, 1, 1);
 }
 
 /* ---------------------------------------------------------------- element-wise */
