@@ -122,6 +122,13 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	fs->no_open = !!(conn->capable & FUSE_CAP_NO_OPEN_SUPPORT);
 	/* O_TRUNC as a SETATTR, not a flag of the OPEN the kernel no longer sends. */
 	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
+	/*
+	 * The kernel keeps link targets (incoming -> DIR/incoming is read at
+	 * every path through it: a round trip per file `cp` writes); links
+	 * that move (@HEAD) are volatile, so a catalog change drops them.
+	 */
+	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
+		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
 	/* Live files rely on it: a changed mtime at getattr drops cached pages. */
 	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
 		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;

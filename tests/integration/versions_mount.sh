@@ -30,6 +30,8 @@ grep -q "nothing to commit" "$M/ctl/commit" || fail "empty commit message: $(cat
 
 # The materialized copy of the working export right after v1.
 cp -r "$M/exports/default" "$T/copy1"
+# The kernel caches link targets: @HEAD must still move with the next commit.
+[ "$(readlink "$M/@HEAD")" = "@v1" ] || fail "@HEAD after v1 -> $(readlink "$M/@HEAD")"
 
 # More data: new images, labeled, a class, an exclusion; then v2 from the CLI.
 "$DSFS" --repo "$DS" -q ingest "$T/gen2/images" || fail "ingest 2"
