@@ -114,8 +114,16 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct fs *fs = userdata;
 
+	/*
+	 * Splice blob bytes into the reply, but do not let the kernel move the
+	 * pipe's pages into the file's cache (SPLICE_MOVE): warm reads of a
+	 * cache filled that way measured 0.82x of reading the blobs directly,
+	 * against 1.00x when the bytes are copied into the cache's own folios
+	 * (two mounts of one dataset read alternately, nine times each).  The
+	 * moved pages are single 4 KiB pages; ext4's cache uses large folios.
+	 */
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
-		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
+		conn->want |= FUSE_CAP_SPLICE_WRITE;
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
@@ -287,7 +295,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 		bv.buf[0].fd = fd;
 		bv.buf[0].pos = off;
-		fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
+		fuse_reply_data(req, &bv, 0);
 		close(fd);
 	} else if (n->ops->content) {
 		struct buf b = BUF_INIT;
