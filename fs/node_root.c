@@ -27,6 +27,8 @@ static int readme_gen(struct fs *fs, struct node *n, struct buf *out)
 		"\n"
 		"What is here:\n"
 		"  incoming/             copy JPEG/PNG files here; each is ingested when closed\n"
+		"                        (a link to %s/incoming; listing any directory here\n"
+		"                        waits for what was closed)\n"
 		"  incoming/.rejected/   files that were refused, each with a .reason beside it\n"
 		"  images/ab/cd/<id>.<ext>  every image, by content hash (read-only)\n"
 		"  ctl/                  control files: write a key=value line to run a step\n"
@@ -34,7 +36,7 @@ static int readme_gen(struct fs *fs, struct node *n, struct buf *out)
 		"  versions/log          the versions, newest first\n"
 		"\n"
 		"Unmount with: dsfs umount %s  (or fusermount3 -u %s)\n",
-		fs->repo->dir, fs->mountpoint, (long long)n_images, fs->mountpoint,
+		fs->repo->dir, fs->mountpoint, (long long)n_images, fs->repo->dir, fs->mountpoint,
 		fs->mountpoint);
 }
 
