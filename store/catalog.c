@@ -215,6 +215,14 @@ void cat_rollback(struct catalog *cat)
 		sqlite3_reset(st);
 }
 
+int cat_end(struct catalog *cat, int error)
+{
+	if (!error && (error = cat_commit(cat)) == 0)
+		return 0;
+	cat_rollback(cat);
+	return error;
+}
+
 static int exec(struct catalog *cat, const char *sql, const char *what)
 {
 	int rc = sqlite3_exec(cat->db, sql, NULL, NULL, NULL);

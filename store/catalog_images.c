@@ -33,7 +33,7 @@ int catalog_images_add_many(struct catalog *cat, const struct catalog_image *img
 
 		if (!(st = cat_stmt(cat, ST_IMAGE_ADD))) {
 			error = -EIO;
-			goto fail;
+			goto end;
 		}
 		cat_bind_text(st, 1, img->id);
 		cat_bind_text(st, 2, img->ext);
@@ -44,14 +44,12 @@ int catalog_images_add_many(struct catalog *cat, const struct catalog_image *img
 		cat_bind_text(st, 7, img->ingested_at);
 		cat_bind_text(st, 8, img->name);
 		if ((error = cat_step_done(cat, st, "add image")) < 0)
-			goto fail;
+			goto end;
 		if (added)
 			added[i] = sqlite3_changes(cat->db) > 0;
 	}
-	if ((error = cat_commit(cat)) == 0)
-		goto out;
-fail:
-	cat_rollback(cat);
+end:
+	error = cat_end(cat, error);
 out:
 	pthread_mutex_unlock(&cat->lock);
 	return error;

@@ -46,6 +46,8 @@ int cat_errno(struct catalog *cat, int rc, const char *what);
 int cat_begin(struct catalog *cat);
 int cat_commit(struct catalog *cat);
 void cat_rollback(struct catalog *cat);
+/* End a cat_begin() transaction: commit if `error` is 0, else (or if the commit fails) roll back. */
+int cat_end(struct catalog *cat, int error);
 /* Run a statement that returns no rows to completion; resets it. */
 int cat_step_done(struct catalog *cat, sqlite3_stmt *st, const char *what);
 /* Bind a NUL-terminated string (SQLITE_STATIC: must outlive the step). */

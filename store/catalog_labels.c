@@ -146,25 +146,19 @@ int catalog_labelset_add_classes(struct catalog *cat, const char *name, const ch
 	    (error = cat_prep(cat, "INSERT OR IGNORE INTO label_classes(label_set, class_id, name)"
 			       " SELECT ?1, coalesce(max(class_id) + 1, 0), ?2 FROM label_classes"
 			       " WHERE label_set = ?1", &ins)) < 0)
-		goto fail;
+		goto end;
 	for (size_t i = 0; i < n; i++) {
 		sqlite3_reset(ins);
 		cat_bind_text(ins, 1, name);
 		cat_bind_text(ins, 2, names[i]);
 		if ((error = cat_step_done(cat, ins, "add class")) < 0)
-			goto fail;
+			goto end;
 		count += (size_t)sqlite3_changes(cat->db);
 	}
+end:
 	sqlite3_finalize(ins);
-	ins = NULL;
-	if ((error = cat_commit(cat)) < 0)
-		goto fail;
-	if (added)
+	if ((error = cat_end(cat, error)) == 0 && added)
 		*added = count;
-	goto out;
-fail:
-	sqlite3_finalize(ins);
-	cat_rollback(cat);
 out:
 	pthread_mutex_unlock(&cat->lock);
 	return error;
@@ -201,13 +195,13 @@ int catalog_exclude(struct catalog *cat, const char *const *ids, size_t n, const
 	if ((error = cat_prep(cat, "SELECT 1 FROM images WHERE image_id = ?1", &chk)) < 0 ||
 	    (error = cat_prep(cat, "INSERT OR REPLACE INTO exclusions(image_id, label_set, reason, created_at)"
 			       " VALUES(?1, ?2, ?3, ?4)", &ins)) < 0)
-		goto fail;
+		goto end;
 	for (size_t i = 0; i < n; i++) {
 		sqlite3_reset(chk);
 		cat_bind_text(chk, 1, ids[i]);
 		if (sqlite3_step(chk) != SQLITE_ROW) {
 			error = err_set(-ENOENT, "no image %s", ids[i]);
-			goto fail;
+			goto end;
 		}
 		sqlite3_reset(ins);
 		cat_bind_text(ins, 1, ids[i]);
@@ -215,17 +209,12 @@ int catalog_exclude(struct catalog *cat, const char *const *ids, size_t n, const
 		cat_bind_text(ins, 3, reason);
 		cat_bind_text(ins, 4, ts);
 		if ((error = cat_step_done(cat, ins, "exclude")) < 0)
-			goto fail;
+			goto end;
 	}
+end:
 	sqlite3_finalize(chk);
 	sqlite3_finalize(ins);
-	chk = ins = NULL;
-	if ((error = cat_commit(cat)) == 0)
-		goto out;
-fail:
-	sqlite3_finalize(chk);
-	sqlite3_finalize(ins);
-	cat_rollback(cat);
+	error = cat_end(cat, error);
 out:
 	pthread_mutex_unlock(&cat->lock);
 	return error;
@@ -243,7 +232,7 @@ int catalog_include(struct catalog *cat, const char *const *ids, size_t n, const
 		goto out;
 	if ((error = cat_prep(cat, "DELETE FROM exclusions WHERE image_id = ?1 AND (?2 IS NULL OR label_set = ?2)",
 			  &del)) < 0)
-		goto fail;
+		goto end;
 	for (size_t i = 0; i < n; i++) {
 		sqlite3_reset(del);
 		cat_bind_text(del, 1, ids[i]);
@@ -252,19 +241,13 @@ int catalog_include(struct catalog *cat, const char *const *ids, size_t n, const
 		else
 			sqlite3_bind_null(del, 2);
 		if ((error = cat_step_done(cat, del, "include")) < 0)
-			goto fail;
+			goto end;
 		count += (size_t)sqlite3_changes(cat->db);
 	}
+end:
 	sqlite3_finalize(del);
-	del = NULL;
-	if ((error = cat_commit(cat)) < 0)
-		goto fail;
-	if (removed)
+	if ((error = cat_end(cat, error)) == 0 && removed)
 		*removed = count;
-	goto out;
-fail:
-	sqlite3_finalize(del);
-	cat_rollback(cat);
 out:
 	pthread_mutex_unlock(&cat->lock);
 	return error;
@@ -364,30 +347,25 @@ int catalog_batch_add(struct catalog *cat, const struct catalog_batch *b,
 			       " VALUES(?1, ?2, ?3, ?4)", &hb)) < 0 ||
 	    (error = cat_prep(cat, "INSERT INTO batch_items(batch_id, name, image_id) VALUES(?1, ?2, ?3)",
 			  &hi)) < 0)
-		goto fail;
+		goto end;
 	cat_bind_text(hb, 1, b->id);
 	cat_bind_text(hb, 2, b->label_set);
 	cat_bind_text(hb, 3, b->created_at);
 	cat_bind_text(hb, 4, b->state);
 	if ((error = cat_step_done(cat, hb, "add batch")) < 0)
-		goto fail;
+		goto end;
 	for (size_t i = 0; i < n; i++) {
 		sqlite3_reset(hi);
 		cat_bind_text(hi, 1, b->id);
 		cat_bind_text(hi, 2, items[i].name);
 		cat_bind_text(hi, 3, items[i].img.id);
 		if ((error = cat_step_done(cat, hi, "add batch item")) < 0)
-			goto fail;
+			goto end;
 	}
+end:
 	sqlite3_finalize(hb);
 	sqlite3_finalize(hi);
-	hb = hi = NULL;
-	if ((error = cat_commit(cat)) == 0)
-		goto out;
-fail:
-	sqlite3_finalize(hb);
-	sqlite3_finalize(hi);
-	cat_rollback(cat);
+	error = cat_end(cat, error);
 out:
 	pthread_mutex_unlock(&cat->lock);
 	return error;
@@ -545,13 +523,13 @@ int catalog_labels_replace(struct catalog *cat, const char *label_set, const cha
 			       " VALUES(?2, ?1, ?3, ?4, ?5)", &lab)) < 0 ||
 	    (error = cat_prep(cat, "INSERT INTO annotations(label_set, image_id, class_id, x_min, y_min, x_max,"
 			       " y_max, source_task) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &ins)) < 0)
-		goto fail;
+		goto end;
 	for (size_t i = 0; i < n_images; i++) {
 		sqlite3_reset(del);
 		cat_bind_text(del, 1, label_set);
 		cat_bind_text(del, 2, image_ids[i]);
 		if ((error = cat_step_done(cat, del, "delete old boxes")) < 0)
-			goto fail;
+			goto end;
 		sqlite3_reset(lab);
 		cat_bind_text(lab, 1, label_set);
 		cat_bind_text(lab, 2, image_ids[i]);
@@ -559,7 +537,7 @@ int catalog_labels_replace(struct catalog *cat, const char *label_set, const cha
 		cat_bind_text(lab, 4, source ? source : "");
 		cat_bind_text(lab, 5, ts);
 		if ((error = cat_step_done(cat, lab, "mark labeled")) < 0)
-			goto fail;
+			goto end;
 	}
 	for (size_t i = 0; i < n_boxes; i++) {
 		const struct catalog_box *b = &boxes[i];
@@ -573,19 +551,13 @@ int catalog_labels_replace(struct catalog *cat, const char *label_set, const cha
 		sqlite3_bind_double(ins, 7, b->y_max);
 		cat_bind_text(ins, 8, source ? source : "");
 		if ((error = cat_step_done(cat, ins, "insert box")) < 0)
-			goto fail;
+			goto end;
 	}
+end:
 	sqlite3_finalize(del);
 	sqlite3_finalize(lab);
 	sqlite3_finalize(ins);
-	del = lab = ins = NULL;
-	if ((error = cat_commit(cat)) == 0)
-		goto out;
-fail:
-	sqlite3_finalize(del);
-	sqlite3_finalize(lab);
-	sqlite3_finalize(ins);
-	cat_rollback(cat);
+	error = cat_end(cat, error);
 out:
 	pthread_mutex_unlock(&cat->lock);
 	return error;
