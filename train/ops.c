@@ -456,7 +456,7 @@ static int conv_fwd_cl(struct op_ctx *o, const struct tensor *y, const struct te
 	const struct vk_info *in = vk_info(o->vk);
 	const uint64_t lim = (in->max_range - in->offset_align) / 4;
 	const uint64_t per_x = (uint64_t)sp[0] * sp[2];
-	struct tensor wc, xc;
+	struct tensor wc, xc, pad; /* pad: the zero rows of wc past the real input channels */
 	struct vk_bind b[4];
 	struct push_conv pc;
 	char label[96];
@@ -478,11 +478,10 @@ static int conv_fwd_cl(struct op_ctx *o, const struct tensor *y, const struct te
 	/* wc has c4 (not ci) rows of taps: the kernel walks the zero-padded
 	 * input channels of xc, so the padding rows must be zeros too. */
 	if ((error = tensor_alloc(&wc, o->scratch, 1, (int)(c4 * kk * co4), 1, 1)) < 0 ||
-	    (error = tensor_alloc(&xc, o->scratch, 1, (int)(nb * ximg), 1, 1)) < 0 ||
-	    (c4 != (uint32_t)x->c &&
-	     (error = op_fill(o, &(struct tensor){ .mem = wc.mem, .off = (uint64_t)x->c * kk * co4,
-						    .n = 1, .c = (int)((c4 - x->c) * kk * co4), .h = 1, .w = 1,
-						    .ns = (c4 - x->c) * kk * co4 }, 0.0f)) < 0) ||
+	    (error = tensor_alloc(&xc, o->scratch, 1, (int)(nb * ximg), 1, 1)) < 0)
+		return error;
+	pad = tensor_channels(&wc, (int)(x->c * kk * co4), (int)((c4 - x->c) * kk * co4));
+	if ((c4 != (uint32_t)x->c && (error = op_fill(o, &pad, 0.0f)) < 0) ||
 	    (error = bind_all(o, &b[0], &pc.w_off, w)) < 0 ||
 	    (error = to_cl(o, &b[0], pc.w_off, 0, &wc, 1, (uint32_t)y->c, (uint32_t)x->c * kk, co4)) < 0)
 		return error;
@@ -584,7 +583,7 @@ static int conv_bwd_data_cl(struct op_ctx *o, const struct tensor *dx, const str
 	const struct vk_info *in = vk_info(o->vk);
 	const uint64_t lim = (in->max_range - in->offset_align) / 4;
 	const uint64_t per_x = (uint64_t)sp[0] * sp[2];
-	struct tensor wc, yc;
+	struct tensor wc, yc, pad; /* pad: the zero rows of wc past the real output channels */
 	struct vk_bind b[3];
 	struct push_conv pc;
 	uint32_t w_off;
@@ -608,11 +607,10 @@ static int conv_bwd_data_cl(struct op_ctx *o, const struct tensor *dx, const str
 	if (nb > dx->n)
 		nb = dx->n;
 	if ((error = tensor_alloc(&wc, o->scratch, 1, (int)(co4 * kk * c4), 1, 1)) < 0 ||
-	    (error = tensor_alloc(&yc, o->scratch, 1, (int)(nb * yimg), 1, 1)) < 0 ||
-	    (co4 != (uint32_t)dy->c &&
-	     (error = op_fill(o, &(struct tensor){ .mem = wc.mem, .off = (uint64_t)dy->c * kk * c4,
-						    .n = 1, .c = (int)((co4 - dy->c) * kk * c4), .h = 1, .w = 1,
-						    .ns = (co4 - dy->c) * kk * c4 }, 0.0f)) < 0) ||
+	    (error = tensor_alloc(&yc, o->scratch, 1, (int)(nb * yimg), 1, 1)) < 0)
+		return error;
+	pad = tensor_channels(&wc, (int)(dy->c * kk * c4), (int)((co4 - dy->c) * kk * c4));
+	if ((co4 != (uint32_t)dy->c && (error = op_fill(o, &pad, 0.0f)) < 0) ||
 	    (error = bind_all(o, &b[0], &w_off, w)) < 0 ||
 	    (error = to_cl(o, &b[0], w_off, (uint32_t)dx->c * kk, &wc, dy->c, (uint32_t)dx->c, kk, c4)) < 0)
 		return error;
