@@ -80,11 +80,8 @@ static int ctl_write(struct fs *fs, struct node *n, const char *src, size_t size
 		LOG_W("ctl/%s: more than one line in one write", v->name);
 		return -EINVAL;
 	}
-	if ((error = buf_put(&line, src, nl ? (size_t)(nl - src) : size)) < 0 ||
-	    (error = buf_put(&line, "", 1)) < 0) {
-		buf_release(&line);
-		return error;
-	}
+	if ((error = buf_put(&line, src, nl ? (size_t)(nl - src) : size)) < 0)
+		return error; /* a buf is always NUL-terminated: line.ptr is the command */
 	incoming_drain(fs); /* a verb sees every upload closed before it */
 	pthread_mutex_lock(&s->mu);
 	error = verb_run_line(fs->repo, v->name, line.ptr, &out);
