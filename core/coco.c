@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/array.h"
 #include "util/err.h"
 #include "util/fsutil.h"
 
@@ -88,22 +89,7 @@ static size_t idx_find(const struct id_index *ix, int64_t id)
 
 static int idx_reserve(struct id_index *ix, size_t need)
 {
-	struct id_ent *p;
-	size_t cap;
-
-	if (need <= ix->cap)
-		return 0;
-	cap = ix->cap ? ix->cap : 16;
-	while (cap < need) {
-		if (cap > SIZE_MAX / 2 / sizeof(*p))
-			return err_set(-ENOMEM, "coco: index too large");
-		cap *= 2;
-	}
-	if (!(p = realloc(ix->ents, cap * sizeof(*p))))
-		return err_set(-ENOMEM, "coco: out of memory");
-	ix->ents = p;
-	ix->cap = cap;
-	return 0;
+	return need ? array_grow((void **)&ix->ents, &ix->cap, need - 1, sizeof(*ix->ents)) : 0;
 }
 
 /* Insert (id, pos) keeping the order; the caller checked id is new. */
@@ -187,27 +173,6 @@ static int priv_get(struct coco *c, struct coco_priv **out)
 	return 0;
 }
 
-/* Grow `*arr` (of `elem`-byte items, `n` used, `*cap` allocated) for one more. */
-static int grow(void **arr, size_t elem, size_t n, size_t *cap)
-{
-	size_t ncap;
-	void *p;
-
-	if (n < *cap)
-		return 0;
-	ncap = *cap ? *cap : 16;
-	while (ncap <= n) {
-		if (ncap > SIZE_MAX / 2 / elem)
-			return err_set(-ENOMEM, "coco: too many entries");
-		ncap *= 2;
-	}
-	if (!(p = realloc(*arr, ncap * elem)))
-		return err_set(-ENOMEM, "coco: out of memory");
-	*arr = p;
-	*cap = ncap;
-	return 0;
-}
-
 /* ---- building --------------------------------------------------------- */
 
 static int utf8_valid(const char *s)
@@ -262,7 +227,7 @@ int coco_add_category(struct coco *c, int64_t id, const char *name)
 		return error;
 	if (p->cats.n == c->n_cats && idx_find(&p->cats, id) != (size_t)-1)
 		return err_set(-EEXIST, "coco: category id %" PRId64 " already exists", id);
-	if ((error = grow((void **)&c->cats, sizeof(*c->cats), c->n_cats, &p->cap_cats)) < 0 ||
+	if ((error = array_grow((void **)&c->cats, &p->cap_cats, c->n_cats, sizeof(*c->cats))) < 0 ||
 	    (error = idx_reserve(&p->cats, p->cats.n + 1)) < 0)
 		return error;
 	if (!(copy = strdup(name)))
@@ -287,8 +252,8 @@ int coco_add_image(struct coco *c, int64_t id, const char *file_name, int64_t w,
 		return error;
 	if (p->images.n == c->n_images && idx_find(&p->images, id) != (size_t)-1)
 		return err_set(-EEXIST, "coco: image id %" PRId64 " already exists", id);
-	if ((error = grow((void **)&c->images, sizeof(*c->images), c->n_images,
-			  &p->cap_images)) < 0 ||
+	if ((error = array_grow((void **)&c->images, &p->cap_images, c->n_images,
+				sizeof(*c->images))) < 0 ||
 	    (error = idx_reserve(&p->images, p->images.n + 1)) < 0)
 		return error;
 	if (!(copy = strdup(file_name)))
@@ -311,7 +276,7 @@ static int add_ann_id(struct coco *c, int64_t id, int64_t image_id, int64_t cate
 	int error;
 
 	if ((error = priv_get(c, &p)) < 0 ||
-	    (error = grow((void **)&c->anns, sizeof(*c->anns), c->n_anns, &p->cap_anns)) < 0)
+	    (error = array_grow((void **)&c->anns, &p->cap_anns, c->n_anns, sizeof(*c->anns))) < 0)
 		return error;
 	a = &c->anns[c->n_anns++];
 	a->id = id;
@@ -492,14 +457,8 @@ static void jp_ws(struct jp *jp)
 
 static int jp_push(struct jp *jp, const struct jv *v)
 {
-	if (jp->sp == jp->cap) {
-		size_t cap = jp->cap ? jp->cap * 2 : 256;
-		struct jv *s = realloc(jp->stack, cap * sizeof(*s));
-		if (!s)
-			return -ENOMEM;
-		jp->stack = s;
-		jp->cap = cap;
-	}
+	if (array_grow((void **)&jp->stack, &jp->cap, jp->sp, sizeof(*jp->stack)) < 0)
+		return -ENOMEM;
 	jp->stack[jp->sp++] = *v;
 	return 0;
 }

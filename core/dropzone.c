@@ -71,6 +71,7 @@
 #include "core/ingest.h"
 #include "core/repo.h"
 #include "store/blob.h"
+#include "util/array.h"
 #include "util/err.h"
 #include "util/fault.h"
 #include "util/fsutil.h"
@@ -137,21 +138,6 @@ struct dropzone {
 };
 
 static void scan_dir(struct dropzone *dz, const char *path);
-
-static int grow(void **v, size_t *cap, size_t n, size_t size)
-{
-	void *p;
-	size_t c;
-
-	if (n < *cap)
-		return 0;
-	c = *cap ? *cap * 2 : 16;
-	if (!(p = realloc(*v, c * size)))
-		return err_set(-ENOMEM, "out of memory");
-	*v = p;
-	*cap = c;
-	return 0;
-}
 
 static int64_t now_ms(void)
 {
@@ -276,7 +262,7 @@ static void queue_add(struct dropzone *dz, const char *spool, const char *name, 
 	struct upload *u;
 	char *s = strdup(spool), *n = strdup(name);
 
-	if (!s || !n || grow((void **)&dz->queue, &dz->cap_queued, dz->n_queued, sizeof(*u)) < 0) {
+	if (!s || !n || array_grow((void **)&dz->queue, &dz->cap_queued, dz->n_queued, sizeof(*u)) < 0) {
 		/* Marked in tmp/: the next start ingests it. */
 		LOG_E("incoming: out of memory; %s waits for the next start", name);
 		free(s);
@@ -298,7 +284,7 @@ static void busy_add(struct dropzone *dz, const char *path)
 	for (size_t i = 0; i < dz->n_busy; i++)
 		if (!strcmp(dz->busy[i], path))
 			return;
-	if (grow((void **)&dz->busy, &dz->cap_busy, dz->n_busy, sizeof(*dz->busy)) < 0 ||
+	if (array_grow((void **)&dz->busy, &dz->cap_busy, dz->n_busy, sizeof(*dz->busy)) < 0 ||
 	    !(p = strdup(path)))
 		return; /* its writer's close brings it back */
 	dz->busy[dz->n_busy++] = p;
@@ -532,7 +518,7 @@ static int watch_add(struct dropzone *dz, const char *path)
 		dz->watches[i].path = copy;
 		return wd;
 	}
-	if (grow((void **)&dz->watches, &dz->cap_watches, dz->n_watches, sizeof(*dz->watches)) < 0) {
+	if (array_grow((void **)&dz->watches, &dz->cap_watches, dz->n_watches, sizeof(*dz->watches)) < 0) {
 		free(copy);
 		dz->rescan = 1;
 		return wd;
@@ -601,7 +587,7 @@ static void scan_contents(struct dropzone *dz, const char *path)
 		}
 		if (type != DT_DIR && type != DT_REG)
 			continue;
-		if (grow((void **)&v, &cap, n, sizeof(*v)) < 0 || !(v[n].name = strdup(e->d_name))) {
+		if (array_grow((void **)&v, &cap, n, sizeof(*v)) < 0 || !(v[n].name = strdup(e->d_name))) {
 			dz->rescan = 1;
 			break;
 		}

@@ -10,6 +10,7 @@
 #include "core/repo.h"
 #include "store/catalog.h"
 #include "store/config.h"
+#include "util/array.h"
 #include "util/err.h"
 
 struct collect {
@@ -24,25 +25,13 @@ static int add_labeled(const struct catalog_image *img, const struct catalog_box
 {
 	struct collect *c = payload;
 	struct export_image *e;
+	int error;
 
-	if (c->n_images == c->cap_images) {
-		size_t cap = c->cap_images ? c->cap_images * 2 : 1024;
-		void *p = realloc(c->images, cap * sizeof(*c->images));
-		if (!p)
-			return err_set(-ENOMEM, "out of memory");
-		c->images = p;
-		c->cap_images = cap;
-	}
-	if (c->n_anns + n_boxes > c->cap_anns) {
-		size_t cap = c->cap_anns ? c->cap_anns * 2 : 4096;
-		while (cap < c->n_anns + n_boxes)
-			cap *= 2;
-		void *p = realloc(c->anns, cap * sizeof(*c->anns));
-		if (!p)
-			return err_set(-ENOMEM, "out of memory");
-		c->anns = p;
-		c->cap_anns = cap;
-	}
+	if ((error = array_grow((void **)&c->images, &c->cap_images, c->n_images,
+				sizeof(*c->images))) < 0 ||
+	    (n_boxes && (error = array_grow((void **)&c->anns, &c->cap_anns, c->n_anns + n_boxes - 1,
+					    sizeof(*c->anns))) < 0))
+		return error;
 	e = &c->images[c->n_images++];
 	memset(e, 0, sizeof(*e));
 	snprintf(e->id, sizeof(e->id), "%s", img->id);

@@ -15,6 +15,7 @@
 #include "sync/remote.h"
 #include "store/blob.h"
 #include "store/catalog.h"
+#include "util/array.h"
 #include "util/err.h"
 
 struct ctx {
@@ -76,15 +77,10 @@ struct rows {
 static int collect(const struct catalog_image *img, void *payload)
 {
 	struct rows *r = payload;
+	int error = array_grow((void **)&r->v, &r->cap, r->n, sizeof(*r->v));
 
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 1024;
-		struct catalog_image *v = realloc(r->v, cap * sizeof(*v));
-		if (!v)
-			return err_set(-ENOMEM, "out of memory");
-		r->v = v;
-		r->cap = cap;
-	}
+	if (error < 0)
+		return error;
 	r->v[r->n++] = *img;
 	return 0;
 }

@@ -21,6 +21,7 @@
 
 #include "core/pipeline.h"
 #include "core/repo.h"
+#include "util/array.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -310,14 +311,8 @@ static struct sched *sched_get(struct jobs *j, int64_t id)
 	for (size_t i = 0; i < j->nsched; i++)
 		if (j->sched[i].id == id)
 			return &j->sched[i];
-	if (j->nsched == j->capsched) {
-		size_t cap = j->capsched ? j->capsched * 2 : 16;
-		struct sched *v = realloc(j->sched, cap * sizeof(*v));
-		if (!v)
-			return NULL;
-		j->sched = v;
-		j->capsched = cap;
-	}
+	if (array_grow((void **)&j->sched, &j->capsched, j->nsched, sizeof(*j->sched)) < 0)
+		return NULL;
 	j->sched[j->nsched] = (struct sched){ id, 0 };
 	return &j->sched[j->nsched++];
 }

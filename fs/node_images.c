@@ -18,6 +18,7 @@
 
 #include "core/repo.h"
 #include "store/catalog.h"
+#include "util/array.h"
 #include "util/err.h"
 
 struct image_entry {
@@ -51,16 +52,10 @@ static void index_put(struct fs *fs, struct images_index *ix)
 static int add_entry(const struct catalog_image *img, void *payload)
 {
 	struct images_index *ix = payload;
+	int error = array_grow((void **)&ix->e, &ix->cap, ix->n, sizeof(*ix->e));
 
-	if (ix->n == ix->cap) {
-		size_t cap = ix->cap ? ix->cap * 2 : 1024;
-		struct image_entry *e = realloc(ix->e, cap * sizeof(*e));
-
-		if (!e)
-			return err_set(-ENOMEM, "out of memory");
-		ix->e = e;
-		ix->cap = cap;
-	}
+	if (error < 0)
+		return error;
 	memcpy(ix->e[ix->n].id, img->id, sizeof(ix->e[ix->n].id));
 	memcpy(ix->e[ix->n].ext, img->ext, sizeof(ix->e[ix->n].ext));
 	ix->e[ix->n++].bytes = img->bytes;

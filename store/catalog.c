@@ -134,21 +134,6 @@ int cat_prep(struct catalog *cat, const char *sql, sqlite3_stmt **st)
 	return rc == SQLITE_OK ? 0 : cat_errno(cat, rc, sql);
 }
 
-int cat_grow(void **v, size_t *cap, size_t n, size_t elem)
-{
-	size_t ncap;
-	void *nv;
-
-	if (n < *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 64;
-	if (!(nv = realloc(*v, ncap * elem)))
-		return err_set(-ENOMEM, "out of memory");
-	*v = nv;
-	*cap = ncap;
-	return 0;
-}
-
 sqlite3_stmt *cat_stmt(struct catalog *cat, enum stmt_id id)
 {
 	sqlite3_stmt *st = cat->stmt[id];

@@ -35,11 +35,6 @@ struct catalog {
 sqlite3_stmt *cat_stmt(struct catalog *cat, enum stmt_id id);
 /* Prepare a one-off statement (caller finalizes).  Negative errno with a message. */
 int cat_prep(struct catalog *cat, const char *sql, sqlite3_stmt **st);
-/*
- * Make room for element `n` of the array *v (capacity *cap elements of
- * `elem` bytes), doubling it.  -ENOMEM with a message.
- */
-int cat_grow(void **v, size_t *cap, size_t n, size_t elem);
 /* Map an SQLite result code to a negative errno with a message naming `what`. */
 int cat_errno(struct catalog *cat, int rc, const char *what);
 /* Transaction helpers; caller holds cat->lock. */

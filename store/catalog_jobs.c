@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/array.h"
 #include "util/err.h"
 #include "util/fsutil.h"
 
@@ -137,7 +138,7 @@ int catalog_job_ids(struct catalog *cat, const char *const *skip, int64_t **ids,
 			skipped = state && !strcmp(state, skip[i]);
 		if (skipped)
 			continue;
-		if ((error = cat_grow((void **)&v, &cap, cnt, sizeof(*v))) < 0)
+		if ((error = array_grow((void **)&v, &cap, cnt, sizeof(*v))) < 0)
 			goto out;
 		v[cnt++] = sqlite3_column_int64(st, 0);
 	}

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/array.h"
 #include "util/err.h"
 #include "util/fsutil.h"
 
@@ -46,7 +47,7 @@ static int collect_strings(struct catalog *cat, sqlite3_stmt *st, char ***out, s
 
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *s = (const char *)sqlite3_column_text(st, 0);
-		if (cat_grow((void **)&v, &cap, cnt, sizeof(*v)) < 0)
+		if (array_grow((void **)&v, &cap, cnt, sizeof(*v)) < 0)
 			goto nomem;
 		if (!(v[cnt] = strdup(s ? s : "")))
 			goto nomem;
@@ -300,7 +301,7 @@ int catalog_batch_candidates(struct catalog *cat, const char *label_set, enum ca
 	cat_bind_text(st, 1, label_set);
 	sqlite3_bind_int64(st, 2, order == CATALOG_ORDER_RANDOM ? -1 : (sqlite3_int64)limit);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if ((error = cat_grow((void **)&v, &cap, cnt, sizeof(*v))) < 0)
+		if ((error = array_grow((void **)&v, &cap, cnt, sizeof(*v))) < 0)
 			goto out;
 		read_image_at(&v[cnt++], st, 0);
 	}
@@ -426,7 +427,7 @@ int catalog_batches(struct catalog *cat, struct catalog_batch **out, size_t *n)
 	if ((error = cat_prep(cat, BATCH_SELECT " ORDER BY b.created_at, b.batch_id", &st)) < 0)
 		goto out;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if ((error = cat_grow((void **)&v, &cap, cnt, sizeof(*v))) < 0)
+		if ((error = array_grow((void **)&v, &cap, cnt, sizeof(*v))) < 0)
 			goto out;
 		read_batch(&v[cnt++], st);
 	}
@@ -459,7 +460,7 @@ int catalog_batch_items(struct catalog *cat, const char *id, struct catalog_batc
 		goto out;
 	cat_bind_text(st, 1, id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if ((error = cat_grow((void **)&v, &cap, cnt, sizeof(*v))) < 0)
+		if ((error = array_grow((void **)&v, &cap, cnt, sizeof(*v))) < 0)
 			goto out;
 		cat_col_text(v[cnt].name, sizeof(v[cnt].name), st, 0);
 		read_image_at(&v[cnt].img, st, 1);
@@ -577,7 +578,7 @@ int catalog_images_by_name(struct catalog *cat, const char *name, struct catalog
 		goto out;
 	cat_bind_text(st, 1, name);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if ((error = cat_grow((void **)&v, &cap, cnt, sizeof(*v))) < 0)
+		if ((error = array_grow((void **)&v, &cap, cnt, sizeof(*v))) < 0)
 			goto out;
 		read_image_at(&v[cnt++], st, 0);
 	}
@@ -641,7 +642,7 @@ int catalog_labeled_foreach(struct catalog *cat, const char *label_set, catalog_
 		while (have_ann && strcmp(next.image_id, img.id) < 0)
 			READ_ANN(); /* boxes of excluded images */
 		while (have_ann && !strcmp(next.image_id, img.id)) {
-			if ((error = cat_grow((void **)&boxes, &cap, nb, sizeof(*boxes))) < 0)
+			if ((error = array_grow((void **)&boxes, &cap, nb, sizeof(*boxes))) < 0)
 				goto out;
 			boxes[nb++] = next;
 			READ_ANN();

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/array.h"
 #include "util/err.h"
 
 static int dump_images(struct catalog *cat, const struct catalog_dump_ops *ops, void *payload)
@@ -70,7 +71,7 @@ static int dump_label_sets(struct catalog *cat, const struct catalog_dump_ops *o
 		sqlite3_reset(cls);
 		cat_bind_text(cls, 1, set);
 		while ((crc = sqlite3_step(cls)) == SQLITE_ROW) {
-			if ((error = cat_grow((void **)&names, &cap, n, sizeof(*names))) < 0)
+			if ((error = array_grow((void **)&names, &cap, n, sizeof(*names))) < 0)
 				goto done;
 			if (!(names[n] = strdup((const char *)sqlite3_column_text(cls, 0)))) {
 				error = err_set(-ENOMEM, "out of memory");
@@ -232,7 +233,7 @@ int catalog_versions(struct catalog *cat, struct catalog_version **out, size_t *
 			       " FROM versions ORDER BY number", &st)) < 0)
 		goto out;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if ((error = cat_grow((void **)&v, &cap, cnt, sizeof(*v))) < 0)
+		if ((error = array_grow((void **)&v, &cap, cnt, sizeof(*v))) < 0)
 			goto out;
 		v[cnt].number = sqlite3_column_int64(st, 0);
 		cat_col_text(v[cnt].tag, sizeof(v[cnt].tag), st, 1);

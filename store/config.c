@@ -28,6 +28,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "util/array.h"
 #include "util/buf.h"
 #include "util/err.h"
 
@@ -145,15 +146,8 @@ static int push(struct parse *p, int is_seq, const yaml_mark_t *m)
 	} else if (is_seq) {
 		return mark_err(p, -EINVAL, m, "%s", "the top level must be a mapping");
 	}
-	if (p->depth == p->cap) {
-		size_t cap = p->cap ? 2 * p->cap : 8;
-		struct frame *s = realloc(p->stack, cap * sizeof(*s));
-
-		if (!s)
-			return err_set(-ENOMEM, "out of memory");
-		p->stack = s;
-		p->cap = cap;
-	}
+	if ((error = array_grow((void **)&p->stack, &p->cap, p->depth, sizeof(*p->stack))) < 0)
+		return error;
 	p->stack[p->depth++] = (struct frame){ .is_seq = is_seq, .path_len = path_len };
 	return 0;
 }
@@ -179,20 +173,14 @@ static int add(struct parse *p, const char *key, const char *val, const yaml_mar
 {
 	struct config *cfg = p->cfg;
 	char *k, *v;
+	int error;
 
 	/* Duplicates are found by a linear scan: dsfs.yaml has tens of keys. */
 	for (size_t i = 0; i < cfg->n; i++)
 		if (!strcmp(cfg->items[i].key, key))
 			return mark_err(p, -EINVAL, m, "duplicate key '%s'", key);
-	if (cfg->n == cfg->cap) {
-		size_t cap = cfg->cap ? 2 * cfg->cap : 16;
-		struct config_entry *items = realloc(cfg->items, cap * sizeof(*items));
-
-		if (!items)
-			return err_set(-ENOMEM, "out of memory");
-		cfg->items = items;
-		cfg->cap = cap;
-	}
+	if ((error = array_grow((void **)&cfg->items, &cfg->cap, cfg->n, sizeof(*cfg->items))) < 0)
+		return error;
 	k = strdup(key);
 	v = strdup(val);
 	if (!k || !v) {

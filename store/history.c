@@ -54,6 +54,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/array.h"
 #include "util/err.h"
 #include "util/fault.h"
 #include "util/fsutil.h"
@@ -423,7 +424,7 @@ static int collect_vtags(struct vtag **out, size_t *n_out, git_repository *repo)
 	git_reference_iterator *it = NULL;
 	git_reference *ref = NULL;
 	git_object *obj = NULL;
-	struct vtag *v = NULL, *nv;
+	struct vtag *v = NULL;
 	size_t n = 0, cap = 0;
 	int rc, error = 0;
 
@@ -439,14 +440,8 @@ static int collect_vtags(struct vtag **out, size_t *n_out, git_repository *repo)
 				error = ver_corrupt(rc, git_reference_name(ref));
 				goto done;
 			}
-			if (n == cap) {
-				cap = cap ? cap * 2 : 16;
-				if (!(nv = realloc(v, cap * sizeof(*v)))) {
-					error = err_set(-ENOMEM, "out of memory listing tags");
-					goto done;
-				}
-				v = nv;
-			}
+			if ((error = array_grow((void **)&v, &cap, n, sizeof(*v))) < 0)
+				goto done;
 			v[n].n = num;
 			git_oid_cpy(&v[n].oid, git_object_id(obj));
 			n++;

@@ -10,6 +10,7 @@
 #include "core/ingest.h"
 #include "core/repo.h"
 #include "tools/cli.h"
+#include "util/array.h"
 #include "util/err.h"
 
 struct tally {
@@ -105,14 +106,8 @@ static int ingest_tree(struct repo *repo, const char *path, const char *source, 
 	while ((e = readdir(d))) {
 		if (e->d_name[0] == '.')
 			continue;
-		if (n == cap) {
-			char **nn = realloc(names, (cap = cap ? cap * 2 : 256) * sizeof(*names));
-			if (!nn) {
-				error = -ENOMEM;
-				break;
-			}
-			names = nn;
-		}
+		if ((error = array_grow((void **)&names, &cap, n, sizeof(*names))) < 0)
+			break;
 		if (!(names[n] = malloc(strlen(path) + strlen(e->d_name) + 2))) {
 			error = -ENOMEM;
 			break;

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/array.h"
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/fsutil.h"
@@ -396,9 +397,36 @@ static void test_fs_misc(void **state)
 	assert_string_equal(fs_basename("/a/b/"), "");
 }
 
+/* array_grow: room for element n, doubling; contents kept; an impossible size refused. */
+static void test_array_grow(void **state)
+{
+	int *v = NULL;
+	size_t cap = 0, n;
+	char *big = NULL;
+	size_t big_cap = 0;
+
+	(void)state;
+	for (n = 0; n < 1000; n++) {
+		assert_int_equal(array_grow((void **)&v, &cap, n, sizeof(*v)), 0);
+		assert_true(cap > n);
+		v[n] = (int)n;
+	}
+	for (n = 0; n < 1000; n++)
+		assert_int_equal(v[n], (int)n);
+	assert_int_equal(cap, 1024); /* 16 doubled six times */
+	assert_int_equal(array_grow((void **)&v, &cap, 5000, sizeof(*v)), 0); /* far past the end */
+	assert_int_equal(cap, 8192);
+	assert_int_equal(v[999], 999);
+	assert_int_equal(array_grow((void **)&big, &big_cap, SIZE_MAX / 2, 4), -ENOMEM);
+	assert_null(big);
+	assert_int_equal(big_cap, 0);
+	free(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_array_grow),
 		cmocka_unit_test(test_buf_invariants),
 		cmocka_unit_test(test_buf_many_appends),
 		cmocka_unit_test(test_kv_parse),
