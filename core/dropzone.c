@@ -768,7 +768,7 @@ static int ingest_group(struct dropzone *dz, struct upload *up, size_t n)
 		settle_keep(up[i].spool, it->error == 0);
 		if (it->error < 0) {
 			LOG_E("incoming: %s: %s (kept in tmp/ for the next start)", it->name,
-			      err_msg(it->error));
+			      it->message);
 			failed++;
 			continue;
 		}

@@ -33,24 +33,6 @@ static void fill_image(struct catalog_image *img, const struct blob_id *id,
 	snprintf(img->name, sizeof(img->name), "%s", name);
 }
 
-/* Record the image; fills res->status (added / duplicate) and res->img. */
-static int record(struct ingest_result *res, struct repo *repo, const struct catalog_image *img)
-{
-	int rc = catalog_image_add(repo->cat, img);
-
-	if (rc < 0)
-		return rc;
-	if (rc == 1) {
-		res->status = INGEST_DUPLICATE;
-		return catalog_image_get(repo->cat, img->id, &res->img);
-	}
-	res->status = INGEST_ADDED;
-	res->img = *img;
-	LOG_D("ingest: %s -> %s.%s (%lldx%lld)", img->name, img->id, img->ext,
-	      (long long)img->width, (long long)img->height);
-	return 0;
-}
-
 static int copy_file(const char *src, const char *dst)
 {
 	char buf[65536];
@@ -123,80 +105,6 @@ static int reject(struct ingest_result *res, struct repo *repo, const char *path
 	return ingest_keep_rejected(repo, path, name, res->reason, move, res->kept_as);
 }
 
-int ingest_path(struct ingest_result *res, struct repo *repo, const char *path,
-		const char *name, const char *source)
-{
-	struct image_info info;
-	struct blob_id id;
-	struct stat st;
-	uint64_t size;
-	int fd, error = 0;
-
-	memset(res, 0, sizeof(*res));
-	if (!name)
-		name = fs_basename(path);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return err_set(-errno, "cannot open %s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return err_set(-EINVAL, "%s is not a regular file", path);
-	}
-	err_clear();
-	if (imageinfo_probe_fd(&info, fd, (uint64_t)st.st_size) < 0) {
-		close(fd);
-		return reject(res, repo, path, name, 0);
-	}
-	if (lseek(fd, 0, SEEK_SET) < 0 ||
-	    (error = blob_put_fd(&id, &size, repo->blobs, fd)) < 0) {
-		error = error ? error : err_set(-errno, "seek %s: %s", path, strerror(errno));
-		close(fd);
-		return error;
-	}
-	close(fd);
-	fill_image(&res->img, &id, &info, size, name, source);
-	return record(res, repo, &res->img);
-}
-
-int ingest_spool(struct ingest_result *res, struct repo *repo, const char *spool_path,
-		 const char *name, const char *source, const struct blob_id *hash)
-{
-	struct catalog_image img;
-	struct image_info info;
-	struct blob_id id;
-	struct stat st;
-	int fd, error;
-
-	memset(res, 0, sizeof(*res));
-	if ((fd = open(spool_path, O_RDONLY | O_CLOEXEC)) < 0)
-		return err_set(-errno, "cannot open %s: %s", spool_path, strerror(errno));
-	if (fstat(fd, &st) < 0) {
-		error = err_set(-errno, "stat %s: %s", spool_path, strerror(errno));
-		close(fd);
-		return error;
-	}
-	err_clear();
-	if (imageinfo_probe_fd(&info, fd, (uint64_t)st.st_size) < 0) {
-		close(fd);
-		return reject(res, repo, spool_path, name, 1);
-	}
-	if (hash)
-		id = *hash;
-	else if ((error = blob_hash_fd(&id, fd)) < 0) {
-		close(fd);
-		return error;
-	}
-	close(fd);
-	if ((error = blob_put_tmpfile(repo->blobs, spool_path, &id)) < 0)
-		return error;
-	fill_image(&img, &id, &info, (uint64_t)st.st_size, name, source);
-	return record(res, repo, &img);
-}
-
-/*
- * Probe item `it` and leave an accepted image spooled in tmp/ with its
- * hash: tmp_path and fill `img`.  Returns 1 if accepted, 0 if rejected or
- * failed (outcome in the item).
- */
 /* Files up to this size are read into memory once for probing, hashing and spooling. */
 #define STAGE_IN_MEMORY (32u << 20)
 
@@ -215,13 +123,21 @@ static int read_whole(int fd, char *dst, size_t len)
 	return 0;
 }
 
+/* Item `it` could not be stored: keep the code and this thread's message. */
+static int item_fail(struct ingest_item *it, int error)
+{
+	it->error = error;
+	snprintf(it->message, sizeof(it->message), "%s", err_msg(error));
+	return 0;
+}
+
 /*
  * Probe item `it` and leave an accepted image spooled in tmp/ with its
  * hash: tmp_path and fill `img`.  Returns 1 if accepted, 0 if rejected or
  * failed (outcome in the item).
  */
 static int stage_one(struct ingest_item *it, struct repo *repo, const char *source,
-		     char *tmp_path, struct catalog_image *img)
+		     const char *dir, char *tmp_path, struct catalog_image *img)
 {
 	const char *name = it->name ? it->name : fs_basename(it->path);
 	struct image_info info;
@@ -233,14 +149,13 @@ static int stage_one(struct ingest_item *it, struct repo *repo, const char *sour
 
 	memset(&it->res, 0, sizeof(it->res));
 	it->error = 0;
-	if ((fd = open(it->path, O_RDONLY | O_CLOEXEC)) < 0) {
-		it->error = err_set(-errno, "cannot open %s: %s", it->path, strerror(errno));
-		return 0;
-	}
+	it->message[0] = '\0';
+	err_clear();
+	if ((fd = open(it->path, O_RDONLY | O_CLOEXEC)) < 0)
+		return item_fail(it, err_set(-errno, "cannot open %s: %s", it->path, strerror(errno)));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		it->error = err_set(-EINVAL, "%s is not a regular file", it->path);
-		return 0;
+		return item_fail(it, err_set(-EINVAL, "%s is not a regular file", it->path));
 	}
 	size = (uint64_t)st.st_size;
 	/* Small sources: one read serves the probe, the hash and the copy. */
@@ -261,7 +176,7 @@ static int stage_one(struct ingest_item *it, struct repo *repo, const char *sour
 		free(mem);
 		close(fd);
 		if ((error = reject(&it->res, repo, it->path, name, it->spooled)) < 0)
-			it->error = error;
+			item_fail(it, error);
 		return 0;
 	}
 	if (it->spooled) {
@@ -271,9 +186,9 @@ static int stage_one(struct ingest_item *it, struct repo *repo, const char *sour
 		else if ((error = blob_hash_fd(&id, fd)) < 0)
 			goto fail;
 	} else if (mem) {
-		if ((error = blob_spool_buf(tmp_path, &id, repo->blobs, mem, (size_t)size)) < 0)
+		if ((error = blob_spool_buf(tmp_path, &id, repo->blobs, dir, mem, (size_t)size)) < 0)
 			goto fail;
-	} else if ((error = blob_spool_fd(tmp_path, &id, &size, repo->blobs, fd)) < 0) {
+	} else if ((error = blob_spool_fd(tmp_path, &id, &size, repo->blobs, dir, fd)) < 0) {
 		goto fail;
 	}
 	free(mem);
@@ -283,112 +198,151 @@ static int stage_one(struct ingest_item *it, struct repo *repo, const char *sour
 fail:
 	free(mem);
 	close(fd);
-	it->error = error;
-	return 0;
+	return item_fail(it, error);
 }
 
-/* Stage items [i0, n) step `step` (one of the staging threads). */
+/* Stage items t, t + INGEST_STAGE_THREADS, ... of the group (staging thread t). */
 struct stage_job {
-	struct repo *repo;
-	struct ingest_item *items;
-	size_t n, first, step;
+	struct ingest_group *g;
+	int t;
 	const char *source;
-	char (*paths)[PATH_MAX];
-	struct catalog_image *imgs;
-	char *ok;
 };
 
 static void *stage_worker(void *arg)
 {
 	struct stage_job *j = arg;
+	struct ingest_group *g = j->g;
+	const char *dir = g->dirs[j->t][0] ? g->dirs[j->t] : NULL;
 
-	for (size_t i = j->first; i < j->n; i += j->step)
-		j->ok[i] = (char)stage_one(&j->items[i], j->repo, j->source, j->paths[i], &j->imgs[i]);
+	for (size_t i = (size_t)j->t; i < g->n; i += INGEST_STAGE_THREADS)
+		g->staged[i] = (char)stage_one(&g->items[i], g->repo, j->source, dir, g->paths[i],
+					       &g->imgs[i]);
 	return NULL;
 }
 
-#define STAGE_THREADS 2
-
-int ingest_batch(struct repo *repo, struct ingest_item *items, size_t n, const char *source)
+/* Release the group; its spool dirs are empty by now (adopted or unlinked). */
+static void group_free(struct ingest_group *g)
 {
-	char (*paths)[PATH_MAX] = calloc(n + 1, PATH_MAX);
+	for (int t = 0; t < INGEST_STAGE_THREADS; t++)
+		if (g->dirs[t][0] && rmdir(g->dirs[t]) < 0)
+			LOG_W("ingest: cannot remove %s: %s", g->dirs[t], strerror(errno));
+	free(g->paths);
+	free(g->imgs);
+	free(g->staged);
+	memset(g, 0, sizeof(*g));
+}
+
+int ingest_stage(struct ingest_group *g, struct repo *repo, struct ingest_item *items, size_t n,
+		 const char *source)
+{
+	struct stage_job jobs[INGEST_STAGE_THREADS];
+	pthread_t th[INGEST_STAGE_THREADS];
+	int started[INGEST_STAGE_THREADS] = { 0 };
+
+	memset(g, 0, sizeof(*g));
+	g->repo = repo;
+	g->items = items;
+	g->n = n;
+	g->paths = calloc(n + 1, PATH_MAX);
+	g->imgs = calloc(n + 1, sizeof(*g->imgs));
+	g->staged = calloc(n + 1, 1);
+	if (!g->paths || !g->imgs || !g->staged) {
+		group_free(g);
+		return err_set(-ENOMEM, "out of memory for a group of %zu files", n);
+	}
+	/*
+	 * Each thread spools into a directory of its own, so neither queues on
+	 * the other's creates nor on the renames of a group being committed.
+	 */
+	for (int t = 0; t < INGEST_STAGE_THREADS; t++)
+		if (blob_spool_dir(g->dirs[t], repo->blobs) < 0)
+			g->dirs[t][0] = '\0';
+	/* Two threads: probing, hashing and copying are CPU and page-cache work. */
+	for (int t = 0; t < INGEST_STAGE_THREADS; t++) {
+		jobs[t] = (struct stage_job){ g, t, source };
+		started[t] = n > 1 && t > 0 && pthread_create(&th[t], NULL, stage_worker, &jobs[t]) == 0;
+	}
+	for (int t = 0; t < INGEST_STAGE_THREADS; t++)
+		if (t == 0 || !started[t])
+			stage_worker(&jobs[t]);
+	for (int t = 0; t < INGEST_STAGE_THREADS; t++)
+		if (started[t])
+			pthread_join(th[t], NULL);
+	return 0;
+}
+
+int ingest_commit(struct ingest_group *g)
+{
+	size_t n = g->n, k = 0, m = 0;
 	const char **pathv = calloc(n + 1, sizeof(*pathv));
-	struct catalog_image *staged = calloc(n + 1, sizeof(*staged));
 	struct catalog_image *imgs = calloc(n + 1, sizeof(*imgs));
 	struct blob_id *ids = calloc(n + 1, sizeof(*ids));
 	size_t *which = calloc(n + 1, sizeof(*which));
 	int *results = calloc(n + 1, sizeof(*results)), *added = calloc(n + 1, sizeof(*added));
-	char *ok = calloc(n + 1, 1);
-	struct stage_job jobs[STAGE_THREADS];
-	pthread_t th[STAGE_THREADS];
-	int started[STAGE_THREADS] = { 0 };
-	size_t k = 0, m = 0;
 	int error = 0;
 
-	if (!paths || !pathv || !staged || !imgs || !ids || !which || !results || !added || !ok) {
-		error = err_set(-ENOMEM, "out of memory");
+	err_clear();
+	if (!pathv || !imgs || !ids || !which || !results || !added) {
+		error = err_set(-ENOMEM, "out of memory for a group of %zu files", n);
 		goto done;
 	}
-	/* Stage on two threads: probing, hashing and copying are CPU and page-cache work. */
-	for (int t = 0; t < STAGE_THREADS; t++) {
-		jobs[t] = (struct stage_job){ repo, items, n, (size_t)t, STAGE_THREADS, source,
-					      paths, staged, ok };
-		started[t] = n > 1 && t > 0 && pthread_create(&th[t], NULL, stage_worker, &jobs[t]) == 0;
-	}
-	for (int t = 0; t < STAGE_THREADS; t++)
-		if (t == 0 || !started[t])
-			stage_worker(&jobs[t]);
-	for (int t = 0; t < STAGE_THREADS; t++)
-		if (started[t])
-			pthread_join(th[t], NULL);
 	for (size_t i = 0; i < n; i++) {
-		if (!ok[i])
+		if (!g->staged[i])
 			continue;
-		pathv[k] = paths[i];
-		imgs[k] = staged[i];
-		blob_id_parse(&ids[k], staged[i].id);
+		pathv[k] = g->paths[i];
+		imgs[k] = g->imgs[i];
+		blob_id_parse(&ids[k], g->imgs[i].id);
 		which[k++] = i;
 	}
-	if ((error = blob_put_tmpfiles(repo->blobs, pathv, ids, k, results)) < 0)
+	if ((error = blob_put_tmpfiles(g->repo->blobs, pathv, ids, k, results)) < 0)
 		goto done;
 	/* Only stored blobs get a row: the blob always comes before its row. */
 	for (size_t j = 0; j < k; j++) {
+		struct ingest_item *it = &g->items[which[j]];
+
 		if (results[j] < 0) {
-			items[which[j]].error = results[j];
-			if (!items[which[j]].spooled)
+			g->staged[which[j]] = 0;
+			item_fail(it, results[j]);
+			if (!it->spooled)
 				unlink(pathv[j]);
 			continue;
 		}
 		imgs[m] = imgs[j];
 		which[m++] = which[j];
 	}
-	if ((error = catalog_images_add_many(repo->cat, imgs, m, added)) < 0)
+	if ((error = catalog_images_add_many(g->repo->cat, imgs, m, added)) < 0)
 		goto done;
 	for (size_t j = 0; j < m; j++) {
-		struct ingest_result *r = &items[which[j]].res;
+		struct ingest_result *r = &g->items[which[j]].res;
 
 		if (added[j]) {
 			r->status = INGEST_ADDED;
 			r->img = imgs[j];
 		} else {
 			r->status = INGEST_DUPLICATE;
-			catalog_image_get(repo->cat, imgs[j].id, &r->img);
+			catalog_image_get(g->repo->cat, imgs[j].id, &r->img);
 		}
 	}
 done:
-	if (error < 0 && ok) {
+	if (error < 0) {
 		for (size_t i = 0; i < n; i++) /* our own copies; spools stay for a retry */
-			if (ok[i] && !items[i].spooled)
-				unlink(paths[i]);
+			if (g->staged[i] && !g->items[i].spooled)
+				unlink(g->paths[i]);
 	}
-	free(paths);
 	free(pathv);
-	free(staged);
 	free(imgs);
 	free(ids);
 	free(which);
 	free(results);
 	free(added);
-	free(ok);
+	group_free(g);
 	return error;
+}
+
+int ingest_batch(struct repo *repo, struct ingest_item *items, size_t n, const char *source)
+{
+	struct ingest_group g;
+	int error = ingest_stage(&g, repo, items, n, source);
+
+	return error < 0 ? error : ingest_commit(&g);
 }

@@ -14,6 +14,7 @@
 #ifndef DSFS_CORE_INGEST_H
 #define DSFS_CORE_INGEST_H
 
+#include <limits.h>
 #include <stdint.h>
 
 #include "core/imageinfo.h"
@@ -35,25 +36,6 @@ struct ingest_result {
 	char kept_as[CATALOG_NAME_MAX]; /* name under rejected/ when rejected */
 };
 
-/*
- * Ingest the file at `path` under base name `name` (NULL: the path's base
- * name) with `source` ("" if none).  The source file is read once and left
- * where it is (a rejected file is copied into rejected/).  Returns 0 with
- * `res` filled for every outcome, including rejection; a negative errno
- * only when the dataset itself could not be written (no space, I/O error).
- */
-int ingest_path(struct ingest_result *res, struct repo *repo, const char *path,
-		const char *name, const char *source);
-
-/*
- * Ingest a spooled file the caller wrote under the store's tmp dir (an
- * upload through the mount).  `hash` is its name if the caller hashed it
- * while writing, else NULL.  The spool file is consumed: renamed into the
- * store, or into rejected/.
- */
-int ingest_spool(struct ingest_result *res, struct repo *repo, const char *spool_path,
-		 const char *name, const char *source, const struct blob_id *hash);
-
 /* One file of a batch (ingest_batch). */
 struct ingest_item {
 	const char *path;          /* the source file, or a spool file in tmp/ when spooled */
@@ -63,6 +45,7 @@ struct ingest_item {
 	struct blob_id hash;
 	struct ingest_result res;  /* OUT */
 	int error;                 /* OUT: negative errno if this file could not be stored */
+	char message[256];         /* OUT: what went wrong, when error is set */
 };
 
 /*
@@ -72,9 +55,38 @@ struct ingest_item {
  * then recorded in one catalog transaction.  Per-file outcomes go to
  * items[i].res / items[i].error.  Returns a negative errno only when the
  * group as a whole failed (a sync or the catalog transaction); no image of
- * the group is then recorded.
+ * the group is then recorded.  The same as ingest_stage + ingest_commit.
  */
 int ingest_batch(struct repo *repo, struct ingest_item *items, size_t n, const char *source);
+
+#define INGEST_STAGE_THREADS 2
+
+/* A group between its two halves: staged, not yet committed. */
+struct ingest_group {
+	struct repo *repo;
+	struct ingest_item *items;
+	size_t n;
+	char (*paths)[PATH_MAX];     /* the spool of each accepted item */
+	struct catalog_image *imgs;  /* the row of each accepted item */
+	char *staged;                /* 1 if item i was accepted and spooled */
+	char dirs[INGEST_STAGE_THREADS][PATH_MAX]; /* each thread's spool dir ("": tmp/) */
+};
+
+/*
+ * First half: probe, hash and spool every item (CPU and page-cache work,
+ * on two threads); rejections are settled here.  Nothing is durable yet.
+ * Fails only for lack of memory; otherwise `g` must go to ingest_commit.
+ */
+int ingest_stage(struct ingest_group *g, struct repo *repo, struct ingest_item *items, size_t n,
+		 const char *source);
+
+/*
+ * Second half: sync the spools, rename them into the store, sync again and
+ * record the rows (mostly waiting for the disk).  Releases `g`; returns as
+ * ingest_batch.  May run on another thread than ingest_stage, and while
+ * the next group is being staged (core/ingest_pipe).
+ */
+int ingest_commit(struct ingest_group *g);
 
 /*
  * Keep a refused file: copy (or, with `move`, rename) `path` to

@@ -47,6 +47,9 @@
 /* Read/write chunk: big enough that syscalls don't dominate a 50 MiB put. */
 #define CHUNK (1u << 20)
 
+/* Private spool directories under tmp/ (blob_spool_dir). */
+#define SPOOL_DIR_PREFIX "spool-"
+
 struct inflight {
 	struct blob_id id;
 	int done;               /* protected by store->lock */
@@ -523,20 +526,31 @@ existing:
 	return 0;
 }
 
-/* A new private file in tmp/: path into `path_out` (PATH_MAX), fd returned. */
-static int make_tmp(char *path_out, const struct blob_store *store, const char *prefix)
+/* A new private file in `dir` (NULL: tmp/): path into `path_out` (PATH_MAX), fd returned. */
+static int make_tmp(char *path_out, const struct blob_store *store, const char *dir,
+		    const char *prefix)
 {
 	int fd;
 
-	snprintf(path_out, PATH_MAX, "%s/%s-XXXXXX", store->tmp, prefix);
+	dir = dir ? dir : store->tmp;
+	snprintf(path_out, PATH_MAX, "%s/%s-XXXXXX", dir, prefix);
 	if ((fd = mkostemp(path_out, O_CLOEXEC)) < 0)
-		return err_set(-errno, "cannot create a temporary file in %s: %s", store->tmp,
+		return err_set(-errno, "cannot create a temporary file in %s: %s", dir,
 			       strerror(errno));
 	return fd;
 }
 
+int blob_spool_dir(char *dir_out, const struct blob_store *store)
+{
+	snprintf(dir_out, PATH_MAX, "%s/" SPOOL_DIR_PREFIX "XXXXXX", store->tmp);
+	if (!mkdtemp(dir_out))
+		return err_set(-errno, "cannot create a spool directory in %s: %s", store->tmp,
+			       strerror(errno));
+	return 0;
+}
+
 int blob_spool_fd(char *tmp_path, struct blob_id *out, uint64_t *size_out, struct blob_store *store,
-		  int fd)
+		  const char *dir, int fd)
 {
 	XXH3_state_t *st = NULL;
 	char *chunk = NULL;
@@ -550,7 +564,7 @@ int blob_spool_fd(char *tmp_path, struct blob_id *out, uint64_t *size_out, struc
 		goto done;
 	}
 	XXH3_128bits_reset(st);
-	if ((tfd = make_tmp(tmp_path, store, "put")) < 0) {
+	if ((tfd = make_tmp(tmp_path, store, dir, "put")) < 0) {
 		error = tfd;
 		tmp_path[0] = '\0';
 		goto done;
@@ -583,12 +597,12 @@ done:
 	return error;
 }
 
-int blob_spool_buf(char *tmp_path, struct blob_id *out, struct blob_store *store, const void *data,
-		   size_t len)
+int blob_spool_buf(char *tmp_path, struct blob_id *out, struct blob_store *store, const char *dir,
+		   const void *data, size_t len)
 {
 	int tfd, error;
 
-	if ((tfd = make_tmp(tmp_path, store, "put")) < 0) {
+	if ((tfd = make_tmp(tmp_path, store, dir, "put")) < 0) {
 		tmp_path[0] = '\0';
 		return tfd;
 	}
@@ -611,7 +625,7 @@ int blob_put_fd(struct blob_id *out, uint64_t *size_out, struct blob_store *stor
 	struct blob_id id;
 	int tfd, error, keep_tmp = 0;
 
-	if ((error = blob_spool_fd(tmp_path, &id, &total, store, fd)) < 0)
+	if ((error = blob_spool_fd(tmp_path, &id, &total, store, NULL, fd)) < 0)
 		return error;
 	if ((tfd = open(tmp_path, O_RDONLY | O_CLOEXEC)) < 0) {
 		error = err_set(-errno, "cannot reopen %s: %s", tmp_path, strerror(errno));
@@ -698,7 +712,7 @@ int blob_put_buf(struct blob_id *out, struct blob_store *store, const void *data
 		*out = id;
 		return 0;
 	}
-	if ((tfd = make_tmp(tmp_path, store, "put")) < 0)
+	if ((tfd = make_tmp(tmp_path, store, NULL, "put")) < 0)
 		return tfd;
 	if ((error = write_all(tfd, data, len)) < 0) {
 		error = write_error(error, tmp_path);
@@ -938,12 +952,35 @@ int blob_foreach(struct blob_store *store, int (*cb)(const struct blob_id *id, v
 	return error;
 }
 
+/* Remove `path`: a file, or a spool directory with the files in it. */
+static int sweep_entry(const char *path, int is_spool_dir)
+{
+	char sub[PATH_MAX + 256];
+	struct dirent *e;
+	int removed = 0;
+	DIR *d;
+
+	if (!is_spool_dir)
+		return unlink(path) == 0 ? 1 : errno == ENOENT ? 0 : -errno;
+	if ((d = opendir(path))) {
+		while ((e = readdir(d))) {
+			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+				continue;
+			snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+			if (unlink(sub) == 0)
+				removed++;
+		}
+		closedir(d);
+	}
+	return rmdir(path) == 0 || errno == ENOENT ? removed : -errno;
+}
+
 int blob_store_sweep_tmp(struct blob_store *store)
 {
 	char path[PATH_MAX];
 	struct dirent *e;
 	DIR *d;
-	int removed = 0;
+	int removed = 0, n;
 
 	if (!(d = opendir(store->tmp)))
 		return err_set(-errno, "cannot read %s: %s", store->tmp, strerror(errno));
@@ -954,10 +991,11 @@ int blob_store_sweep_tmp(struct blob_store *store)
 		if (!strncmp(e->d_name, "incoming-", 9))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", store->tmp, e->d_name);
-		if (unlink(path) == 0)
-			removed++;
-		else if (errno != ENOENT)
-			LOG_W("blob store: cannot remove %s: %s", path, strerror(errno));
+		n = sweep_entry(path, !strncmp(e->d_name, SPOOL_DIR_PREFIX, strlen(SPOOL_DIR_PREFIX)));
+		if (n >= 0)
+			removed += n;
+		else
+			LOG_W("blob store: cannot remove %s: %s", path, strerror(-n));
 	}
 	closedir(d);
 	return removed;

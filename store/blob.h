@@ -63,8 +63,8 @@ int blob_put_buf(struct blob_id *out, struct blob_store *store, const void *data
 int blob_put_tmpfile(struct blob_store *store, const char *tmp_path, const struct blob_id *id);
 
 /*
- * Remove every file in DIR/tmp/ (leftovers of crashed puts and fetches)
- * except the drop zone's "incoming-*" spools, closed uploads it has yet to
+ * Remove every file in DIR/tmp/ and in its spool directories (leftovers of
+ * crashed puts and fetches) except the drop zone's "incoming-*" spools, closed uploads it has yet to
  * ingest.  tmp/ also holds in-flight writes, so call this only
  * when no put, upload or fetch is running on this dataset: at mount start
  * before serving, and from fsck.  Returns the number of files removed, or a
@@ -73,16 +73,28 @@ int blob_put_tmpfile(struct blob_store *store, const char *tmp_path, const struc
 int blob_store_sweep_tmp(struct blob_store *store);
 
 /*
- * Copy everything readable from `fd` into a new file under tmp/, hashing
- * on the way, without syncing: the first half of a batched put.  The path
- * goes to tmp_path[PATH_MAX]; adopt it with blob_put_tmpfiles().
+ * Copy everything readable from `fd` into a new file in `dir` (NULL: tmp/;
+ * else a blob_spool_dir), hashing on the way, without syncing: the first
+ * half of a batched put.  The path goes to tmp_path[PATH_MAX]; adopt it
+ * with blob_put_tmpfiles().
  */
 int blob_spool_fd(char *tmp_path, struct blob_id *out, uint64_t *size_out, struct blob_store *store,
-		  int fd);
+		  const char *dir, int fd);
 
 /* The same for bytes already in memory. */
-int blob_spool_buf(char *tmp_path, struct blob_id *out, struct blob_store *store, const void *data,
-		   size_t len);
+int blob_spool_buf(char *tmp_path, struct blob_id *out, struct blob_store *store, const char *dir,
+		   const void *data, size_t len);
+
+/*
+ * A private directory for one writer's spools, tmp/spool-XXXXXX, path into
+ * dir_out[PATH_MAX].  Creating a file in a directory and renaming one out of
+ * it both take that directory's lock, and on ext4 a create holds it for the
+ * inode allocation; writers that spool in parallel, or while spools are
+ * being adopted, each take their own so they do not queue on tmp/.  The
+ * caller removes it (rmdir) once its spools are adopted; a crash's are
+ * removed by blob_store_sweep_tmp.
+ */
+int blob_spool_dir(char *dir_out, const struct blob_store *store);
 
 /*
  * Adopt many spooled files at once with the same guarantees as

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "core/ingest.h"
+#include "core/ingest_pipe.h"
 #include "core/repo.h"
 #include "tools/cli.h"
 #include "util/array.h"
@@ -20,29 +21,33 @@ struct tally {
 
 #define INGEST_GROUP 256
 
-/* Files collected for the next group. */
-struct pending {
-	char *paths[INGEST_GROUP];
-	struct ingest_item items[INGEST_GROUP];
-	size_t n;
+/*
+ * Files collected into groups: one is being committed by the pipe while
+ * the other fills (ingest_pipe.h).  Item paths are owned (strdup).
+ */
+struct run {
+	struct ingest_pipe *pipe;
+	const char *source;
+	struct tally t;
+	struct ingest_item items[2][INGEST_GROUP];
+	size_t n;   /* items filled in items[cur] */
+	int cur;
 };
 
-/* Ingest the collected group; per-file outcomes are reported and tallied. */
-static int flush_group(struct repo *repo, struct pending *p, const char *source, struct tally *t)
+/* A group is finished (pipe callback): report and tally each file. */
+static void group_done(void *arg, struct ingest_item *items, size_t n, int error,
+		       const char *message)
 {
-	int error;
+	struct tally *t = &((struct run *)arg)->t;
+	long before = t->added + t->duplicate;
 
-	if (!p->n)
-		return 0;
-	err_clear();
-	error = ingest_batch(repo, p->items, p->n, source);
-	for (size_t i = 0; i < p->n; i++) {
-		struct ingest_item *it = &p->items[i];
+	for (size_t i = 0; i < n; i++) {
+		struct ingest_item *it = &items[i];
 
 		if (error < 0) {
 			t->failed++;
 		} else if (it->error < 0) {
-			cli_error("ingest: %s: %s", it->path, err_msg(it->error));
+			cli_error("ingest: %s: %s", it->path, it->message);
 			t->failed++;
 		} else if (it->res.status == INGEST_REJECTED) {
 			t->rejected++;
@@ -53,26 +58,35 @@ static int flush_group(struct repo *repo, struct pending *p, const char *source,
 		} else {
 			t->duplicate++;
 		}
-		free(p->paths[i]);
+		free((char *)it->path);
 	}
-	p->n = 0;
 	if (error < 0)
-		cli_error("ingest: %s", err_msg(error));
-	if (!t->quiet && t->added + t->duplicate >= 1000)
+		cli_error("ingest: a group of %zu files failed: %s", n, message);
+	if (!t->quiet && (t->added + t->duplicate) / 1000 > before / 1000)
 		fprintf(stderr, "  ... %ld images\n", t->added + t->duplicate);
+}
+
+/* Hand the filled group to the pipe and start filling the other. */
+static int flush_group(struct run *r)
+{
+	int error;
+
+	if (!r->n)
+		return 0;
+	error = ingest_pipe_push(r->pipe, r->items[r->cur], r->n, r->source);
+	r->cur ^= 1;
+	r->n = 0;
 	return error;
 }
 
-static int ingest_one(struct repo *repo, const char *path, const char *source, struct tally *t,
-		      struct pending *p)
+static int ingest_one(struct run *r, const char *path)
 {
-	struct ingest_item *it = &p->items[p->n];
+	struct ingest_item *it = &r->items[r->cur][r->n];
 
 	memset(it, 0, sizeof(*it));
-	if (!(p->paths[p->n] = strdup(path)))
+	if (!(it->path = strdup(path)))
 		return -ENOMEM;
-	it->path = p->paths[p->n++];
-	return p->n == INGEST_GROUP ? flush_group(repo, p, source, t) : 0;
+	return ++r->n == INGEST_GROUP ? flush_group(r) : 0;
 }
 
 static int compare_names(const void *a, const void *b)
@@ -81,8 +95,7 @@ static int compare_names(const void *a, const void *b)
 }
 
 /* Files in name order, so ingest order (and so "newest") is predictable. */
-static int ingest_tree(struct repo *repo, const char *path, const char *source, struct tally *t,
-		       struct pending *p)
+static int ingest_tree(struct run *r, const char *path)
 {
 	struct stat st;
 	struct dirent *e;
@@ -93,14 +106,14 @@ static int ingest_tree(struct repo *repo, const char *path, const char *source, 
 
 	if (stat(path, &st) < 0) {
 		cli_error("ingest: %s: %s", path, strerror(errno));
-		t->failed++;
+		r->t.failed++;
 		return 0;
 	}
 	if (!S_ISDIR(st.st_mode))
-		return S_ISREG(st.st_mode) ? ingest_one(repo, path, source, t, p) : 0;
+		return S_ISREG(st.st_mode) ? ingest_one(r, path) : 0;
 	if (!(d = opendir(path))) {
 		cli_error("ingest: %s: %s", path, strerror(errno));
-		t->failed++;
+		r->t.failed++;
 		return 0;
 	}
 	while ((e = readdir(d))) {
@@ -119,7 +132,7 @@ static int ingest_tree(struct repo *repo, const char *path, const char *source, 
 		qsort(names, n, sizeof(*names), compare_names);
 	for (size_t i = 0; i < n; i++) {
 		if (!error)
-			error = ingest_tree(repo, names[i], source, t, p);
+			error = ingest_tree(r, names[i]);
 		free(names[i]);
 	}
 	free(names);
@@ -133,8 +146,8 @@ int cmd_ingest(struct cli *cli, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct tally t = { .quiet = cli->quiet };
 	struct repo *repo = NULL;
+	struct run *r;
 	const char *source = "";
 	int c, error = 0;
 
@@ -163,17 +176,26 @@ int cmd_ingest(struct cli *cli, int argc, char **argv)
 		cli_error("ingest: %s", err_msg(error));
 		return 1;
 	}
-	struct pending *p = calloc(1, sizeof(*p));
-	if (!p)
-		error = -ENOMEM;
-	for (int i = optind; i < argc && !error; i++)
-		error = ingest_tree(repo, argv[i], source, &t, p);
-	if (p) {
-		int e2 = flush_group(repo, p, source, &t);
-		if (!error)
-			error = e2;
+	if (!(r = calloc(1, sizeof(*r)))) {
+		repo_free(repo);
+		cli_error("ingest: out of memory");
+		return 1;
 	}
-	free(p);
+	r->source = source;
+	r->t.quiet = cli->quiet;
+	if ((error = ingest_pipe_open(&r->pipe, repo, group_done, r)) < 0)
+		cli_error("ingest: %s", err_msg(error));
+	for (int i = optind; i < argc && !error; i++)
+		error = ingest_tree(r, argv[i]);
+	if (!error)
+		error = flush_group(r);
+	int e2 = ingest_pipe_close(r->pipe);
+	if (!error)
+		error = e2;
+	for (size_t i = 0; i < r->n; i++) /* collected, never pushed (an earlier group failed) */
+		free((char *)r->items[r->cur][i].path);
+	struct tally t = r->t;
+	free(r);
 	repo_free(repo);
 	if (error == -ENOMEM)
 		cli_error("ingest: out of memory");
