@@ -387,16 +387,24 @@ static int mkdir_once(const char *path)
 	return err_set(-errno, "cannot create %s: %s", path, strerror(errno));
 }
 
-/*
- * Make objects/ab and objects/ab/cd exist; a directory created here is made
- * durable by fsync'ing its parent (unless `batched`: the caller's syncfs
- * covers it).
- */
 static unsigned shard_index(const struct blob_id *id)
 {
 	return (unsigned)id->b[0] << 8 | id->b[1];
 }
 
+/* The shard of `id` exists and its name is durable: later puts skip the mkdirs. */
+static void shard_mark_known(struct blob_store *store, const struct blob_id *id)
+{
+	unsigned k = shard_index(id);
+
+	atomic_fetch_or(&store->shard_known[k >> 3], (uint8_t)(1u << (k & 7)));
+}
+
+/*
+ * Make objects/ab and objects/ab/cd exist; a directory created here is made
+ * durable by fsync'ing its parent (unless `batched`: the caller's syncfs
+ * covers it, and marks the shard known after it).
+ */
 static int make_shard(struct blob_store *store, const struct blob_id *id, const char *hex,
 		      int batched)
 {
@@ -418,7 +426,7 @@ static int make_shard(struct blob_store *store, const struct blob_id *id, const 
 		return error;
 	if (c2 && (error = fs_fsync_dir(d1)) < 0)
 		return error;
-	atomic_fetch_or(&store->shard_known[k >> 3], (uint8_t)(1u << (k & 7)));
+	shard_mark_known(store, id);
 	return 0;
 }
 
@@ -679,8 +687,13 @@ int blob_put_tmpfiles(struct blob_store *store, const char *const *tmp_paths,
 		results[i] = adopt(store, tmp_paths[i], fd, &ids[i], tmp_paths[i], NULL, 1);
 		close(fd);
 	}
-	/* 3. The renames on disk. */
-	return syncfs_dir(store->objects);
+	/* 3. The renames (and any new shard directories) on disk. */
+	if ((error = syncfs_dir(store->objects)) < 0)
+		return error;
+	for (size_t i = 0; i < n; i++)
+		if (results[i] == 0)
+			shard_mark_known(store, &ids[i]);
+	return 0;
 }
 
 int blob_put_buf(struct blob_id *out, struct blob_store *store, const void *data, size_t len)

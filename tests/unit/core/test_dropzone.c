@@ -24,17 +24,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <png.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
-#include <turbojpeg.h>
 #include <unistd.h>
 
 #include "core/dropzone.h"
+#include "testimg.h"
 #include "core/repo.h"
 #include "store/blob.h"
 #include "store/catalog.h"
@@ -78,75 +77,6 @@ static void fx_open(struct fx *fx)
 {
 	assert_int_equal(dropzone_open(&fx->dz, fx->repo), 0);
 	assert_string_equal(dropzone_dir(fx->dz), fx->in);
-}
-
-/* ---- images ---- */
-
-static void fill_rgb(uint8_t *rgb, unsigned w, unsigned h, unsigned seed)
-{
-	for (unsigned y = 0; y < h; y++)
-		for (unsigned x = 0; x < w; x++) {
-			uint8_t *p = rgb + 3 * ((size_t)y * w + x);
-			p[0] = (uint8_t)(x * 7 + seed * 13);
-			p[1] = (uint8_t)(y * 5 + seed * 29);
-			p[2] = (uint8_t)((x ^ y) + seed);
-		}
-}
-
-/* A real JPEG of w x h into *out (caller frees with tjFree). */
-static void make_jpeg(unsigned char **out, unsigned long *len, unsigned w, unsigned h, unsigned seed)
-{
-	uint8_t *rgb = malloc((size_t)w * h * 3);
-	tjhandle tj = tjInitCompress();
-
-	assert_non_null(rgb);
-	assert_non_null(tj);
-	fill_rgb(rgb, w, h, seed);
-	*out = NULL;
-	assert_int_equal(tjCompress2(tj, rgb, (int)w, 0, (int)h, TJPF_RGB, out, len, TJSAMP_420, 90, 0), 0);
-	tjDestroy(tj);
-	free(rgb);
-}
-
-static void write_bytes(const char *path, const void *data, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, len), (ssize_t)len);
-	assert_int_equal(close(fd), 0);
-}
-
-static void write_jpeg(const char *path, unsigned w, unsigned h, unsigned seed)
-{
-	unsigned char *jpg;
-	unsigned long len;
-
-	make_jpeg(&jpg, &len, w, h, seed);
-	write_bytes(path, jpg, len);
-	tjFree(jpg);
-}
-
-static void write_png(const char *path, unsigned w, unsigned h, unsigned seed)
-{
-	png_image img;
-	uint8_t *rgb = malloc((size_t)w * h * 3);
-	void *mem = NULL;
-	png_alloc_size_t len = 0;
-
-	assert_non_null(rgb);
-	fill_rgb(rgb, w, h, seed);
-	memset(&img, 0, sizeof(img));
-	img.version = PNG_IMAGE_VERSION;
-	img.width = w;
-	img.height = h;
-	img.format = PNG_FORMAT_RGB;
-	assert_true(png_image_write_to_memory(&img, NULL, &len, 0, rgb, 0, NULL));
-	assert_non_null(mem = malloc(len));
-	assert_true(png_image_write_to_memory(&img, mem, &len, 0, rgb, 0, NULL));
-	write_bytes(path, mem, len);
-	free(mem);
-	free(rgb);
 }
 
 static void at(char *out, const struct fx *fx, const char *rel)
@@ -326,7 +256,7 @@ static void test_rejects(void **state)
 	make_jpeg(&jpg, &len, 64, 64, 9);
 	at(path, fx, "cut.jpg");
 	write_bytes(path, jpg, len / 2);
-	tjFree(jpg);
+	testimg_free(jpg);
 	assert_int_equal(dropzone_drain(fx->dz), 0);
 	assert_int_equal(n_images(fx), 0);
 	assert_rejected(fx, "x.jpg", "not a JPEG or PNG");
@@ -384,7 +314,7 @@ static void test_open_writer(void **state)
 	assert_int_equal(close(fd_a), 0);
 	assert_int_equal(write(fd_early, jpg + len / 2, len - len / 2), (ssize_t)(len - len / 2));
 	assert_int_equal(close(fd_early), 0);
-	tjFree(jpg);
+	testimg_free(jpg);
 	assert_int_equal(dropzone_drain(fx->dz), 0);
 	assert_false(exists(early));
 	assert_false(exists(shared));
@@ -573,7 +503,7 @@ static void test_duplicates(void **state)
 	assert_int_equal(n_named(fx, "one.jpg") + n_named(fx, "two.jpg"), 1);
 	at(c, fx, "three.jpg");
 	write_bytes(c, jpg, len);
-	tjFree(jpg);
+	testimg_free(jpg);
 	assert_int_equal(dropzone_drain(fx->dz), 0);
 	assert_int_equal(n_images(fx), 1);
 	assert_int_equal(count_files(fx->in), 0);

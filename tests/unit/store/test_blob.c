@@ -848,8 +848,16 @@ static void test_sweep_tmp(void **state)
 	/* a closed upload waiting for the drop zone is kept */
 	snprintf(p, sizeof(p), "%s/incoming-0001", blob_tmp_dir(fx->store));
 	write_file(p, "x", 1, 0600);
-	assert_int_equal(blob_store_sweep_tmp(fx->store), 3);
+	/* a crashed writer's spool directory goes, with its spools */
+	char dir[PATH_MAX], spool[PATH_MAX];
+	struct blob_id id;
+	assert_int_equal(blob_spool_dir(dir, fx->store), 0);
+	assert_int_equal(blob_spool_buf(spool, &id, fx->store, dir, "abc", 3), 0);
+	assert_ptr_equal(strstr(spool, dir), spool);
+	assert_int_equal(blob_spool_buf(spool, &id, fx->store, dir, "def", 3), 0);
+	assert_int_equal(blob_store_sweep_tmp(fx->store), 5);
 	assert_int_equal(count_entries(fx, "tmp"), 1);
+	assert_int_equal(access(dir, F_OK), -1);
 }
 
 int main(void)
