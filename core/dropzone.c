@@ -69,6 +69,7 @@
 #include <unistd.h>
 
 #include "core/ingest.h"
+#include "core/ingest_pipe.h"
 #include "core/repo.h"
 #include "store/blob.h"
 #include "util/array.h"
@@ -85,7 +86,9 @@
  * A bulk copy is ingested in groups of at least INGEST_GROUP_MIN: each
  * group syncs the file system twice, which stalls a writer that is still
  * writing, so fewer, larger groups are much faster.  A smaller rest goes
- * when somebody drains or after QUIET_MS without a new event.
+ * when somebody drains or after QUIET_MS without a new event.  With the
+ * thread running, groups go through an ingest pipe (core/ingest_pipe): one
+ * is synced and recorded while the thread takes and hashes the next.
  */
 #define INGEST_GROUP_MIN 256
 #define INGEST_GROUP_MAX 512
@@ -128,6 +131,7 @@ struct dropzone {
 	unsigned seq;               /* spool names */
 	void (*notify)(void *arg);
 	void *notify_arg;
+	struct ingest_pipe *pipe;   /* with the thread: commits a group while it takes the next */
 	int ready;                  /* opened: close may ingest */
 	int stopping;
 	int running;
@@ -729,43 +733,73 @@ static void settle_keep(const char *spool, int recorded)
 }
 
 /*
- * Ingest one group.  Each spool gets a second link, "<spool>.keep", for
- * the length of the group: ingest_batch renames the spools into the store
- * before the catalog transaction, so without it a group that fails there
- * (or a daemon that dies there) would leave blobs that nothing records and
- * nothing re-ingests.
+ * A group on its way through the ingest pipe: its uploads, taken off the
+ * queue, and its items.  Each spool gets a second link, "<spool>.keep",
+ * for the length of the group: ingest_commit renames the spools into the
+ * store before the catalog transaction, so without it a group that fails
+ * there (or a daemon that dies there) would leave blobs that nothing
+ * records and nothing re-ingests.
  */
-static int ingest_group(struct dropzone *dz, struct upload *up, size_t n)
-{
-	struct ingest_item *items = calloc(n, sizeof(*items));
-	size_t added = 0, dups = 0, rejected = 0, failed = 0;
-	char path[PATH_MAX + 8];
-	int error;
+struct dz_group {
+	struct dropzone *dz;
+	struct upload *up;
+	struct ingest_item items[];
+};
 
-	if (!items)
-		return err_set(-ENOMEM, "incoming: out of memory for a group of %zu files", n);
+static struct dz_group *group_new(struct dropzone *dz, const struct upload *up, size_t n)
+{
+	struct dz_group *g = calloc(1, sizeof(*g) + n * sizeof(g->items[0]));
+	char path[PATH_MAX + 8];
+
+	if (!g || !(g->up = malloc(n * sizeof(*up)))) {
+		free(g);
+		return NULL;
+	}
+	g->dz = dz;
+	memcpy(g->up, up, n * sizeof(*up));
 	for (size_t i = 0; i < n; i++) {
-		items[i].path = up[i].spool;
-		items[i].name = up[i].name;
-		items[i].spooled = 1;
+		g->items[i].path = up[i].spool;
+		g->items[i].name = up[i].name;
+		g->items[i].spooled = 1;
 		keep_path(path, up[i].spool);
 		if (link(up[i].spool, path) < 0 && errno != EEXIST)
 			LOG_D("incoming: cannot link %s: %s", path, strerror(errno));
 	}
-	err_clear();
-	if ((error = ingest_batch(dz->repo, items, n, "incoming")) < 0) {
+	return g;
+}
+
+static void group_free(struct dz_group *g, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(g->up[i].spool);
+		free(g->up[i].name);
+	}
+	free(g->up);
+	free(g);
+}
+
+/* A group is through (ingest pipe callback; the drop zone's lock is held). */
+static void group_done(void *arg, struct ingest_item *items, size_t n, int error,
+		       const char *message)
+{
+	struct dz_group *g = (struct dz_group *)((char *)items - offsetof(struct dz_group, items));
+	struct dropzone *dz = arg;
+	size_t added = 0, dups = 0, rejected = 0, failed = 0;
+	char path[PATH_MAX + 8];
+
+	if (error < 0) {
 		LOG_E("incoming: a group of %zu files failed: %s (kept in tmp/ for the next start)", n,
-		      err_msg(error));
+		      message);
 		for (size_t i = 0; i < n; i++)
-			settle_keep(up[i].spool, items[i].res.status == INGEST_REJECTED);
-		free(items);
-		return error;
+			settle_keep(g->up[i].spool, items[i].res.status == INGEST_REJECTED);
+		group_free(g, n);
+		return;
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct ingest_item *it = &items[i];
 		struct blob_id id;
 
-		settle_keep(up[i].spool, it->error == 0);
+		settle_keep(g->up[i].spool, it->error == 0);
 		if (it->error < 0) {
 			LOG_E("incoming: %s: %s (kept in tmp/ for the next start)", it->name,
 			      it->message);
@@ -787,8 +821,8 @@ static int ingest_group(struct dropzone *dz, struct upload *up, size_t n)
 			    blob_path(path, sizeof(path), dz->repo->blobs, &id) == 0)
 				unmark_path(path);
 		}
-		if (up[i].marker_file) {
-			snprintf(path, sizeof(path), "%s.name", up[i].spool);
+		if (g->up[i].marker_file) {
+			snprintf(path, sizeof(path), "%s.name", g->up[i].spool);
 			unlink(path);
 		}
 	}
@@ -796,27 +830,44 @@ static int ingest_group(struct dropzone *dz, struct upload *up, size_t n)
 	      failed ? ", some failed (kept for the next start)" : "");
 	if (added && dz->notify)
 		dz->notify(dz->notify_arg);
-	free(items);
-	return 0;
+	group_free(g, n);
 }
 
-/* Ingest the queue in groups while at least `min` (>= 1) files wait. */
+/*
+ * Ingest the queue in groups while at least `min` (>= 1) files wait.  With
+ * the thread running, a group goes into the pipe and is committed while the
+ * thread takes and stages the next; `min` == 1 (a drain, or a quiet spell)
+ * also waits for the last one, so everything queued is ingested on return.
+ */
 static int ingest_queued(struct dropzone *dz, size_t min)
 {
 	int error = 0, e;
 
 	while (dz->n_queued && dz->n_queued >= min) {
 		size_t n = dz->n_queued < INGEST_GROUP_MAX ? dz->n_queued : INGEST_GROUP_MAX;
+		struct dz_group *g = group_new(dz, dz->queue, n);
 
-		if ((e = ingest_group(dz, dz->queue, n)) < 0 && !error)
-			error = e;
-		for (size_t i = 0; i < n; i++) {
-			free(dz->queue[i].spool);
-			free(dz->queue[i].name);
+		if (!g) {
+			e = err_set(-ENOMEM, "incoming: out of memory for a group of %zu files", n);
+			LOG_E("%s (kept in tmp/ for the next start)", err_msg(e));
+			for (size_t i = 0; i < n; i++) {
+				free(dz->queue[i].spool);
+				free(dz->queue[i].name);
+			}
+		} else if (dz->pipe) {
+			e = ingest_pipe_push(dz->pipe, g->items, n, "incoming");
+		} else {
+			err_clear();
+			e = ingest_batch(dz->repo, g->items, n, "incoming");
+			group_done(dz, g->items, n, e, e < 0 ? err_msg(e) : "");
 		}
+		if (e < 0 && !error)
+			error = e;
 		memmove(dz->queue, dz->queue + n, (dz->n_queued - n) * sizeof(*dz->queue));
 		dz->n_queued -= n;
 	}
+	if (min == 1 && dz->pipe && (e = ingest_pipe_flush(dz->pipe)) < 0 && !error)
+		error = e;
 	return error;
 }
 
@@ -969,6 +1020,10 @@ fail:
 
 int dropzone_start(struct dropzone *dz)
 {
+	int error;
+
+	if ((error = ingest_pipe_open(&dz->pipe, dz->repo, group_done, dz)) < 0)
+		return error;
 	if (pthread_create(&dz->thread, NULL, ingester_main, dz) != 0)
 		return err_set(-EAGAIN, "incoming: cannot start the ingest thread");
 	dz->running = 1;
@@ -1019,6 +1074,7 @@ void dropzone_close(struct dropzone *dz)
 	}
 	if (dz->ready)
 		dropzone_drain(dz); /* what writers closed is finished; open files stay */
+	ingest_pipe_close(dz->pipe);
 	for (size_t i = 0; i < dz->n_queued; i++) {
 		free(dz->queue[i].spool);
 		free(dz->queue[i].name);

@@ -42,9 +42,10 @@ struct repo;
 int dropzone_open(struct dropzone **out, struct repo *repo);
 
 /*
- * Start the ingester thread (after the daemon forked): it takes files as
- * their writers close them and ingests them in groups of INGEST_GROUP_MIN
- * or more, or the rest once no new event came for ~100 ms.  -EAGAIN.
+ * Start the ingester thread and its ingest pipe's thread (after the daemon
+ * forked): it takes files as their writers close them and ingests them in
+ * groups of INGEST_GROUP_MIN or more, or the rest once no new event came
+ * for ~100 ms.  -errno with a message.
  */
 int dropzone_start(struct dropzone *dz);
 

@@ -14,7 +14,6 @@ struct ingest_pipe {
 	struct repo *repo;
 	pthread_t thread;
 	int threaded;          /* 0: the thread could not start; commit inline */
-	int first_error;
 
 	pthread_mutex_t lock;  /* everything below */
 	pthread_cond_t cond;
@@ -51,16 +50,15 @@ static void *committer(void *arg)
 	return NULL;
 }
 
-static void report(struct ingest_pipe *p, struct ingest_item *items, size_t n, int error,
-		   const char *message)
+/* Hand a group's outcome to `done`; returns its error. */
+static int report(struct ingest_pipe *p, struct ingest_item *items, size_t n, int error,
+		  const char *message)
 {
-	if (error < 0 && !p->first_error)
-		p->first_error = error;
 	p->done(p->arg, items, n, error, message);
+	return error < 0 ? error : 0;
 }
 
-/* Wait for the group in flight, then hand its outcome to `done`. */
-static void finish_previous(struct ingest_pipe *p)
+int ingest_pipe_flush(struct ingest_pipe *p)
 {
 	pthread_mutex_lock(&p->lock);
 	while (p->busy)
@@ -69,8 +67,7 @@ static void finish_previous(struct ingest_pipe *p)
 	p->finished = 0;
 	pthread_mutex_unlock(&p->lock);
 	/* The thread is idle now: group, error and message are ours to read. */
-	if (finished)
-		report(p, p->items, p->n, p->error, p->message);
+	return finished ? report(p, p->items, p->n, p->error, p->message) : 0;
 }
 
 int ingest_pipe_open(struct ingest_pipe **out, struct repo *repo, ingest_done_fn done, void *arg)
@@ -94,16 +91,16 @@ int ingest_pipe_push(struct ingest_pipe *p, struct ingest_item *items, size_t n,
 		     const char *source)
 {
 	struct ingest_group g;
-	int error;
+	int error, previous;
 
 	err_clear();
 	error = ingest_stage(&g, p->repo, items, n, source);
-	finish_previous(p);
+	previous = ingest_pipe_flush(p);
 	if (error < 0) {
-		report(p, items, n, error, err_msg(error));
+		error = report(p, items, n, error, err_msg(error));
 	} else if (!p->threaded) {
 		error = ingest_commit(&g);
-		report(p, items, n, error, error < 0 ? err_msg(error) : "");
+		error = report(p, items, n, error, error < 0 ? err_msg(error) : "");
 	} else {
 		pthread_mutex_lock(&p->lock);
 		p->group = g;
@@ -113,7 +110,7 @@ int ingest_pipe_push(struct ingest_pipe *p, struct ingest_item *items, size_t n,
 		pthread_cond_broadcast(&p->cond);
 		pthread_mutex_unlock(&p->lock);
 	}
-	return p->first_error;
+	return previous < 0 ? previous : error;
 }
 
 int ingest_pipe_close(struct ingest_pipe *p)
@@ -122,7 +119,7 @@ int ingest_pipe_close(struct ingest_pipe *p)
 
 	if (!p)
 		return 0;
-	finish_previous(p);
+	error = ingest_pipe_flush(p);
 	if (p->threaded) {
 		pthread_mutex_lock(&p->lock);
 		p->stop = 1;
@@ -132,7 +129,6 @@ int ingest_pipe_close(struct ingest_pipe *p)
 	}
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->cond);
-	error = p->first_error;
 	free(p);
 	return error;
 }

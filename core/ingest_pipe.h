@@ -32,13 +32,17 @@ int ingest_pipe_open(struct ingest_pipe **out, struct repo *repo, ingest_done_fn
 /*
  * Stage `items` now and commit them in the background.  They stay the
  * caller's and must not be touched until `done` has been called for them.
- * Returns 0, or the first error of any group so far (the pipe goes on;
- * the caller decides whether to push more).
+ * Returns 0, or the error of a group handed back during this call (the
+ * one before, or this one if it could not be staged); the pipe goes on and
+ * the caller decides whether to push more.
  */
 int ingest_pipe_push(struct ingest_pipe *pipe, struct ingest_item *items, size_t n,
 		     const char *source);
 
-/* Finish the group in flight (calling `done`), stop the thread, free. */
+/* Wait for the group in flight and hand it back; returns its error. */
+int ingest_pipe_flush(struct ingest_pipe *pipe);
+
+/* ingest_pipe_flush, then stop the thread and free.  NULL is a no-op. */
 int ingest_pipe_close(struct ingest_pipe *pipe);
 
 #endif
