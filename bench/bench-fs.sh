@@ -28,19 +28,21 @@ echo
 echo "-- ingest"
 # Three rounds, each: cp -r, dsfs ingest, cp into a fresh mount's incoming/;
 # the best of each (single runs of one cp vary by 2-3x on a shared machine).
+# Nothing is deleted between rounds: on ext4 without a journal (this
+# machine's disk) every new inode is first checked against recently deleted
+# ones, so a round after a large rm -rf measures that scan, not the copy.
 : > "$W/ingest.txt"
 for round in 1 2 3; do
-	rm -rf "$W/plain" "$W/ds" "$W/ds2"
 	sync
-	t0=$(now); cp -r "$W/gen/images" "$W/plain"; t1=$(now); sync; t2=$(now)
+	t0=$(now); cp -r "$W/gen/images" "$W/plain$round"; t1=$(now); sync; t2=$(now)
 	echo "cp $(elapsed "$t0" "$t1")" >> "$W/ingest.txt"
 	echo "cpsync $(elapsed "$t0" "$t2")" >> "$W/ingest.txt"
-	"$DSFS" -q init "$W/ds"
+	"$DSFS" -q init "$W/ds-$round"
 	sync
-	t0=$(now); "$DSFS" --repo "$W/ds" -q ingest "$W/gen/images"; t1=$(now)
+	t0=$(now); "$DSFS" --repo "$W/ds-$round" -q ingest "$W/gen/images"; t1=$(now)
 	echo "ing $(elapsed "$t0" "$t1")" >> "$W/ingest.txt"
-	"$DSFS" -q init "$W/ds2"
-	mkdir -p "$M"; "$DSFS" mount "$W/ds2" "$M"; mounted "$M"
+	"$DSFS" -q init "$W/ds2-$round"
+	mkdir -p "$M"; "$DSFS" mount "$W/ds2-$round" "$M"; mounted "$M"
 	sync
 	t0=$(now); cp "$W"/gen/images/*.jpg "$M/incoming/"; t1=$(now)
 	ls "$M/ctl" >/dev/null   # a listing waits until every closed upload is ingested
@@ -60,12 +62,20 @@ echo "cp -r + sync                  ${cpsync_s} s"
 echo "dsfs ingest DIR (durable)     ${ing_s} s   -> $(ratio "$cp_s" "$ing_s")x of cp -r, $(ratio "$cpsync_s" "$ing_s")x of cp -r + sync"
 echo "cp into incoming/ (cp returns) ${inc_close_s} s   -> $(ratio "$cp_s" "$inc_close_s")x of cp -r"
 echo "cp into incoming/ (ingested)  ${inc_s} s   -> $(ratio "$cp_s" "$inc_s")x of cp -r, $(ratio "$cpsync_s" "$inc_s")x of cp -r + sync"
+# Each round's ratio too: a round's runs follow each other within seconds,
+# so its ratio is less at the mercy of the neighbours than a best-of pair.
+per_round() {
+	awk -v a="$1" -v b="$2" '$1 == a { x[++i] = $2 } $1 == b { y[++j] = $2 }
+		END { for (k = 1; k <= i; k++) printf "%.2f ", x[k] / y[k] }' "$W/ingest.txt"
+}
+echo "per round, cp -r time / ingest time: dsfs ingest $(per_round cp ing)| incoming/ ingested $(per_round cp inc)"
 
 echo
 echo "-- warm reads, one reader process (open/read/close loop)"
-"$DSFS" mount "$W/ds" "$M"; mounted "$M"
+DS=$W/ds-3   # the reads use the last round's dataset
+"$DSFS" mount "$DS" "$M"; mounted "$M"
 find "$M/images" -type f | sort > "$W/mnt.list"
-find "$W/ds/objects" -type f | sort > "$W/obj.list"
+find "$DS/objects" -type f | sort > "$W/obj.list"
 reads < "$W/mnt.list" >/dev/null; reads < "$W/obj.list" >/dev/null   # warm both
 # Alternate the two, nine times each: on a shared machine a single pair
 # mostly measures the neighbours.  Best and median of each.
@@ -75,7 +85,7 @@ for i in 1 2 3 4 5 6 7 8 9; do
 done > "$W/reads.txt"
 best() { awk -v k="$1" '$1 == k { print $2 }' "$W/reads.txt" | sort -n | head -n 1; }
 median() { awk -v k="$1" '$1 == k { print $2 }' "$W/reads.txt" | sort -n | sed -n 5p; }
-mb=$(du -sm "$W/ds/objects" | cut -f1)
+mb=$(du -sm "$DS/objects" | cut -f1)
 echo "objects/ directly             best $(best o) s, median $(median o) s (~$(awk -v s="$(best o)" -v m="$mb" 'BEGIN { printf "%d", m / s }') MB/s)"
 echo "through the mount             best $(best m) s, median $(median m) s  -> $(ratio "$(best o)" "$(best m)")x (best), $(ratio "$(median o)" "$(median m)")x (median)"
 echo "reader CPU time (user+sys)    mount best $(best mc) s, objects/ best $(best oc) s  -> $(ratio "$(best oc)" "$(best mc)")x (best), $(ratio "$(median oc)" "$(median mc)")x (median)"
@@ -84,7 +94,7 @@ echo
 echo "-- find"
 find "$M/images" >/dev/null
 t0=$(now); find "$M/images" | wc -l >/dev/null; t1=$(now)
-t2=$(now); find "$W/ds/objects" | wc -l >/dev/null; t3=$(now)
+t2=$(now); find "$DS/objects" | wc -l >/dev/null; t3=$(now)
 echo "find MOUNT/images             $(elapsed "$t0" "$t1") s"
 echo "find DIR/objects              $(elapsed "$t2" "$t3") s"
 fusermount3 -u "$M"
