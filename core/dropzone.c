@@ -741,12 +741,11 @@ static void settle_keep(const char *spool, int recorded)
  * records and nothing re-ingests.
  */
 struct dz_group {
-	struct dropzone *dz;
 	struct upload *up;
 	struct ingest_item items[];
 };
 
-static struct dz_group *group_new(struct dropzone *dz, const struct upload *up, size_t n)
+static struct dz_group *group_new(const struct upload *up, size_t n)
 {
 	struct dz_group *g = calloc(1, sizeof(*g) + n * sizeof(g->items[0]));
 	char path[PATH_MAX + 8];
@@ -755,7 +754,6 @@ static struct dz_group *group_new(struct dropzone *dz, const struct upload *up, 
 		free(g);
 		return NULL;
 	}
-	g->dz = dz;
 	memcpy(g->up, up, n * sizeof(*up));
 	for (size_t i = 0; i < n; i++) {
 		g->items[i].path = up[i].spool;
@@ -845,7 +843,7 @@ static int ingest_queued(struct dropzone *dz, size_t min)
 
 	while (dz->n_queued && dz->n_queued >= min) {
 		size_t n = dz->n_queued < INGEST_GROUP_MAX ? dz->n_queued : INGEST_GROUP_MAX;
-		struct dz_group *g = group_new(dz, dz->queue, n);
+		struct dz_group *g = group_new(dz->queue, n);
 
 		if (!g) {
 			e = err_set(-ENOMEM, "incoming: out of memory for a group of %zu files", n);

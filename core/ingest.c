@@ -63,7 +63,12 @@ static int copy_file(const char *src, const char *dst)
 	return error;
 }
 
-int ingest_keep_rejected(struct repo *repo, const char *path, const char *name,
+/*
+ * Keep a refused file: copy (or, with `move`, rename) `path` to
+ * rejected/<name> (a numeric suffix keeps names unique) and write the
+ * reason beside it.  The chosen name goes into kept_as[CATALOG_NAME_MAX].
+ */
+static int keep_rejected(struct repo *repo, const char *path, const char *name,
 			 const char *reason, int move, char *kept_as)
 {
 	char dst[PATH_MAX], rpath[PATH_MAX + 8], text[512];
@@ -102,7 +107,7 @@ static int reject(struct ingest_result *res, struct repo *repo, const char *path
 {
 	res->status = INGEST_REJECTED;
 	snprintf(res->reason, sizeof(res->reason), "%s", err_last());
-	return ingest_keep_rejected(repo, path, name, res->reason, move, res->kept_as);
+	return keep_rejected(repo, path, name, res->reason, move, res->kept_as);
 }
 
 /* Files up to this size are read into memory once for probing, hashing and spooling. */

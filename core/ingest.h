@@ -88,12 +88,4 @@ int ingest_stage(struct ingest_group *g, struct repo *repo, struct ingest_item *
  */
 int ingest_commit(struct ingest_group *g);
 
-/*
- * Keep a refused file: copy (or, with `move`, rename) `path` to
- * rejected/<name> (a numeric suffix keeps names unique) and write the
- * reason beside it.  The chosen name goes into kept_as[CATALOG_NAME_MAX].
- */
-int ingest_keep_rejected(struct repo *repo, const char *path, const char *name,
-			 const char *reason, int move, char *kept_as);
-
 #endif
