@@ -97,6 +97,12 @@ static int chunk_images(struct op_ctx *o, int *out, const struct tensor *const *
 	return 0;
 }
 
+/* `nb` images of `per_image` units each, cut to as many as fit in `limit` units. */
+static int fit_images(int nb, uint64_t per_image, uint64_t limit)
+{
+	return (uint64_t)nb * per_image > limit ? (int)(limit / per_image) : nb;
+}
+
 /* ---------------------------------------------------------------- tensors */
 
 int tensor_alloc(struct tensor *out, struct vk_pool *pool, int n, int c, int h, int w)
@@ -464,13 +470,11 @@ static int conv_fwd_cl(struct op_ctx *o, const struct tensor *y, const struct te
 
 	if (ximg > lim)
 		return err_set(-E2BIG, "conv_fwd: one channels-last image exceeds a binding");
-	if ((uint64_t)nb * ximg > lim)
-		nb = (int)(lim / ximg);
+	nb = fit_images(nb, ximg, lim);
 	/* work groups x: pixel blocks times channel blocks (see conv_fwd_cl.comp) */
 	const uint64_t ncb = cdiv(co4 / 4, sp[1]);
 
-	if ((uint64_t)nb * ohw > in->max_groups[0] / ncb * per_x)
-		nb = (int)(in->max_groups[0] / ncb * per_x / ohw);
+	nb = fit_images(nb, ohw, in->max_groups[0] / ncb * per_x);
 	if (nb < 1)
 		return err_set(-E2BIG, "conv_fwd: image too large for one dispatch");
 	if (nb > x->n)
@@ -538,8 +542,7 @@ int op_conv_fwd(struct op_ctx *o, const struct tensor *y, const struct tensor *x
 	uint64_t per_x = (uint64_t)sp[0] * sp[2];
 	uint64_t gmax = vk_info(o->vk)->max_groups[0];
 
-	if ((uint64_t)nb * ohw > gmax * per_x)
-		nb = (int)(gmax * per_x / ohw);
+	nb = fit_images(nb, ohw, gmax * per_x);
 	if (nb < 1)
 		return err_set(-E2BIG, "conv_fwd: image too large for one dispatch");
 	conv_label(label, sizeof(label), "conv_fwd", x, y, cd);
@@ -592,16 +595,14 @@ static int conv_bwd_data_cl(struct op_ctx *o, const struct tensor *dx, const str
 
 	if (yimg > lim)
 		return err_set(-E2BIG, "conv_bwd_data: one channels-last image exceeds a binding");
-	if ((uint64_t)nb * yimg > lim)
-		nb = (int)(lim / yimg);
+	nb = fit_images(nb, yimg, lim);
 	/* work groups x: cdiv(nb * cls, per_x) pixel blocks times channel blocks
 	 * times s * s classes (see conv_bwd_data_cl.comp) */
 	const uint64_t ncb = cdiv(c4 / 4, sp[1]), xper = (uint64_t)s * s * ncb;
 
 	if (xper > in->max_groups[0])
 		return err_set(-EINVAL, "conv_bwd_data: stride %d too large", s);
-	if ((uint64_t)nb * cls > in->max_groups[0] / xper * per_x)
-		nb = (int)(in->max_groups[0] / xper * per_x / cls);
+	nb = fit_images(nb, cls, in->max_groups[0] / xper * per_x);
 	if (nb < 1)
 		return err_set(-E2BIG, "conv_bwd_data: image too large for one dispatch");
 	if (nb > dx->n)
@@ -662,8 +663,7 @@ int op_conv_bwd_data(struct op_ctx *o, const struct tensor *dx, const struct ten
 		return conv1x1_bwd_data(o, dx, dy, w, cd, flags, nb);
 	if (sp[3] == 0) /* register-blocked profile */
 		return conv_bwd_data_cl(o, dx, dy, w, cd, flags & PF_ACC, nb);
-	if ((uint64_t)nb * cls > gmax * per_x)
-		nb = (int)(gmax * per_x / cls);
+	nb = fit_images(nb, cls, gmax * per_x);
 	if (nb < 1)
 		return err_set(-E2BIG, "conv_bwd_data: image too large for one dispatch");
 	if ((uint64_t)s * s > vk_info(o->vk)->max_groups[2])
@@ -740,10 +740,8 @@ int op_conv_bwd_weight(struct op_ctx *o, const struct tensor *dw, const struct t
 
 		if (ximg > lim || yimg > lim)
 			return err_set(-E2BIG, "conv_bwd_weight: one channels-last image exceeds a binding");
-		if ((uint64_t)nb * ximg > lim)
-			nb = (int)(lim / ximg);
-		if ((uint64_t)nb * yimg > lim)
-			nb = (int)(lim / yimg);
+		nb = fit_images(nb, ximg, lim);
+		nb = fit_images(nb, yimg, lim);
 		if (nb > x->n)
 			nb = x->n;
 		if ((error = tensor_alloc(&xc, o->scratch, 1, (int)(nb * ximg), 1, 1)) < 0 ||
