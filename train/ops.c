@@ -354,6 +354,37 @@ static int conv1x1_bwd_data(struct op_ctx *o, const struct tensor *dx, const str
 	return conv1x1_gemm(o, dx, a, dy, NULL, dx->c, dy->c, flags & PF_ACC, nb, label);
 }
 
+/*
+ * Run a weight-gradient dispatch `d` whose output is binding `out` at
+ * *o_off: straight into dw, or, with splits > 1, into that many partial
+ * slices of wlen floats (scratch) that sum_slices.comp then adds into dw
+ * (accumulating when `fl` has PF_ACC).
+ */
+static int dispatch_split_sum(struct op_ctx *o, const struct vk_dispatch *d, struct vk_bind *out,
+			      uint32_t *o_off, const struct tensor *dw, uint64_t wlen,
+			      uint64_t splits, unsigned fl)
+{
+	const int32_t *ssp = spec_of(o, KERN_SUM_SLICES);
+	struct vk_bind sb[2];
+	struct tensor part;
+	int error;
+
+	if (splits <= 1)
+		return (error = bind_all(o, out, o_off, dw)) < 0 ? error : vk_cmd_dispatch(o->cmd, d);
+	if ((error = tensor_alloc(&part, o->scratch, 1, (int)(splits * wlen), 1, 1)) < 0 ||
+	    (error = bind_all(o, out, o_off, &part)) < 0 ||
+	    (error = vk_cmd_dispatch(o->cmd, d)) < 0)
+		return error;
+	struct push_slices ps = { (uint32_t)wlen, (uint32_t)splits, 0, 0, fl };
+
+	if ((error = bind_all(o, &sb[0], &ps.src_off, &part)) < 0 ||
+	    (error = bind_all(o, &sb[1], &ps.dst_off, dw)) < 0)
+		return error;
+	return dispatch(o, KERN_SUM_SLICES, sb, &ps, sizeof(ps),
+			min_u32(cdiv(wlen, ssp[0]), EW_MAX_GROUPS), 1, 1, "conv_bwd_weight sum", 0,
+			4.0 * (splits + 1) * wlen);
+}
+
 /* Backward-weight: dw (+)= sum_n dy[n] . x[n]^T, split over pixels into
  * partial slices (summed by sum_slices.comp) until there are enough work
  * groups for every core. */
@@ -362,13 +393,12 @@ static int conv1x1_bwd_weight(struct op_ctx *o, const struct tensor *dw, const s
 			      int nb)
 {
 	const int32_t *sp = spec_of(o, KERN_CONV1X1_BWD_WEIGHT);
-	const int32_t *ssp = spec_of(o, KERN_SUM_SLICES);
 	const uint64_t wlen = (uint64_t)dy->c * x->c;
 	const uint64_t nblocks = (uint64_t)cdiv(dy->c, sp[1]) * cdiv(x->c, sp[2]);
 	const struct vk_info *in = vk_info(o->vk);
 	const uint64_t lim = (in->max_range - in->offset_align) / 4;
 	const int hw = x->h * x->w;
-	struct vk_bind b[3], sb[2];
+	struct vk_bind b[3];
 	struct push_w1x1 pw;
 	int32_t spec[3];
 	char label[96];
@@ -421,25 +451,8 @@ static int conv1x1_bwd_weight(struct op_ctx *o, const struct tensor *dw, const s
 					 .push = &pw, .push_size = sizeof(pw),
 					 .groups = { gx, 1, (uint32_t)splits }, .label = label,
 					 .flops = 2.0 * cnt * hw * wlen };
-		if (splits > 1) {
-			struct tensor part;
-
-			if ((error = tensor_alloc(&part, o->scratch, 1, (int)(splits * wlen), 1, 1)) < 0 ||
-			    (error = bind_all(o, &b[2], &pw.o_off, &part)) < 0 ||
-			    (error = vk_cmd_dispatch(o->cmd, &d)) < 0)
-				return error;
-			struct push_slices ps = { (uint32_t)wlen, (uint32_t)splits, 0, 0, fl };
-
-			if ((error = bind_all(o, &sb[0], &ps.src_off, &part)) < 0 ||
-			    (error = bind_all(o, &sb[1], &ps.dst_off, dw)) < 0 ||
-			    (error = dispatch(o, KERN_SUM_SLICES, sb, &ps, sizeof(ps),
-					      min_u32(cdiv(wlen, ssp[0]), EW_MAX_GROUPS), 1, 1,
-					      "conv_bwd_weight sum", 0, 4.0 * (splits + 1) * wlen)) < 0)
-				return error;
-		} else if ((error = bind_all(o, &b[2], &pw.o_off, dw)) < 0 ||
-			   (error = vk_cmd_dispatch(o->cmd, &d)) < 0) {
+		if ((error = dispatch_split_sum(o, &d, &b[2], &pw.o_off, dw, wlen, splits, fl)) < 0)
 			return error;
-		}
 	}
 	return 0;
 }
@@ -704,7 +717,6 @@ int op_conv_bwd_weight(struct op_ctx *o, const struct tensor *dw, const struct t
 	const int32_t *sp = spec_of(o, kb);
 	/* taps per work-group z index: a row kernel covers a whole kernel row */
 	const int zt = row ? cd->kh : cd->kh * cd->kw;
-	const int32_t *ssp = spec_of(o, KERN_SUM_SLICES);
 	const struct tensor *ts[] = { x, dy };
 	const int kk = cd->kh * cd->kw;
 	const uint64_t wlen = (uint64_t)dy->c * x->c * kk;
@@ -715,7 +727,7 @@ int op_conv_bwd_weight(struct op_ctx *o, const struct tensor *dw, const struct t
 				      : (uint64_t)cdiv(dy->c, sp[1]) * cdiv(x->c, sp[2]);
 	struct tensor xc, yc;
 	const uint64_t gzmax = vk_info(o->vk)->max_groups[2];
-	struct vk_bind b[3], sb[2];
+	struct vk_bind b[3];
 	struct push_conv pc;
 	int32_t spec[3];
 	char label[96];
@@ -757,7 +769,6 @@ int op_conv_bwd_weight(struct op_ctx *o, const struct tensor *dw, const struct t
 		 * groups to keep the device busy; 64 covers CPU devices. */
 		uint64_t groups = (uint64_t)gx * zt, splits = groups >= 64 ? 1 : (64 + groups - 1) / groups;
 		unsigned fl = (flags & PF_ACC) || n0 > 0 ? PF_ACC : 0;
-		struct tensor part;
 		double flops = 2.0 * cnt * dy->h * dy->w * dy->c * x->c * kk;
 
 		if (splits > rows)
@@ -795,24 +806,8 @@ int op_conv_bwd_weight(struct op_ctx *o, const struct tensor *dw, const struct t
 					 .push = &pc, .push_size = sizeof(pc),
 					 .groups = { gx, 1, (uint32_t)(zt * splits) },
 					 .label = label, .flops = flops };
-		if (splits > 1) {
-			if ((error = tensor_alloc(&part, o->scratch, 1, (int)(splits * wlen), 1, 1)) < 0 ||
-			    (error = bind_all(o, &b[2], &pc.o_off, &part)) < 0 ||
-			    (error = vk_cmd_dispatch(o->cmd, &d)) < 0)
-				return error;
-			struct push_slices ps = { (uint32_t)wlen, (uint32_t)splits, 0, 0, fl };
-
-			if ((error = bind_all(o, &sb[0], &ps.src_off, &part)) < 0 ||
-			    (error = bind_all(o, &sb[1], &ps.dst_off, dw)) < 0 ||
-			    (error = dispatch(o, KERN_SUM_SLICES, sb, &ps, sizeof(ps),
-					      min_u32(cdiv(wlen, ssp[0]), EW_MAX_GROUPS), 1, 1,
-					      "conv_bwd_weight sum", 0, 4.0 * (splits + 1) * wlen)) < 0)
-				return error;
-		} else {
-			if ((error = bind_all(o, &b[2], &pc.o_off, dw)) < 0 ||
-			    (error = vk_cmd_dispatch(o->cmd, &d)) < 0)
-				return error;
-		}
+		if ((error = dispatch_split_sum(o, &d, &b[2], &pc.o_off, dw, wlen, splits, fl)) < 0)
+			return error;
 	}
 	return 0;
 }
