@@ -33,13 +33,14 @@
 #include <unistd.h>
 
 #include "core/dropzone.h"
-#include "testimg.h"
 #include "core/repo.h"
 #include "store/blob.h"
 #include "store/catalog.h"
 #include "util/buf.h"
 #include "util/fault.h"
 #include "util/fsutil.h"
+#include "testfs.h"
+#include "testimg.h"
 
 #define MARKER "user.dsfs.name"
 
@@ -54,8 +55,7 @@ static int fx_setup(void **state)
 {
 	struct fx *fx = calloc(1, sizeof(*fx));
 
-	strcpy(fx->dir, "/tmp/dsfs-dz-XXXXXX");
-	if (!fx || !mkdtemp(fx->dir) || repo_init(fx->dir) < 0 || repo_open(&fx->repo, fx->dir) < 0)
+	if (!fx || testfs_tmpdir(fx->dir, sizeof(fx->dir), "dz") < 0 || repo_init(fx->dir) < 0 || repo_open(&fx->repo, fx->dir) < 0)
 		return -1;
 	snprintf(fx->in, sizeof(fx->in), "%s/incoming", fx->repo->dir);
 	*state = fx;
@@ -126,30 +126,6 @@ static size_t n_named(struct fx *fx, const char *name)
 	return n;
 }
 
-/* Regular files under `dir` (recursively; dotfiles count, .rejected is a symlink and doesn't). */
-static int count_files(const char *dir)
-{
-	struct dirent *e;
-	int n = 0;
-	DIR *d = opendir(dir);
-
-	assert_non_null(d);
-	while ((e = readdir(d))) {
-		char path[PATH_MAX];
-		struct stat st;
-
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		assert_int_equal(lstat(path, &st), 0);
-		if (S_ISDIR(st.st_mode))
-			n += count_files(path);
-		else if (S_ISREG(st.st_mode))
-			n++;
-	}
-	closedir(d);
-	return n;
-}
 
 static int exists(const char *path)
 {
@@ -216,8 +192,8 @@ static void test_images(void **state)
 	assert_image(fx, "c.png", 40, 30, "png");
 	assert_image(fx, "d.PNG", 5, 70, "png");
 	assert_image(fx, "no-extension", 20, 20, "jpg");
-	assert_int_equal(count_files(fx->in), 0);
-	assert_int_equal(count_files(fx->repo->rejected_dir), 0);
+	assert_int_equal(testfs_files(fx->in), 0);
+	assert_int_equal(testfs_files(fx->repo->rejected_dir), 0);
 	assert_tmp_clean(fx);
 	/* A drain with nothing new is a no-op. */
 	assert_int_equal(dropzone_drain(fx->dz), 0);
@@ -269,7 +245,7 @@ static void test_rejects(void **state)
 	memcpy(content, b.ptr, 25);
 	assert_memory_equal(content, "this is text, not a JPEG\n", 25);
 	buf_release(&b);
-	assert_int_equal(count_files(fx->in), 0);
+	assert_int_equal(testfs_files(fx->in), 0);
 	assert_tmp_clean(fx);
 }
 
@@ -305,7 +281,7 @@ static void test_open_writer(void **state)
 	assert_true(exists(early));
 	assert_true(exists(shared));
 	assert_int_equal(n_images(fx), 1);
-	assert_int_equal(count_files(fx->repo->rejected_dir), 0);
+	assert_int_equal(testfs_files(fx->repo->rejected_dir), 0);
 	/* Still not, however often one asks. */
 	assert_int_equal(dropzone_drain(fx->dz), 0);
 	assert_true(exists(shared));
@@ -321,8 +297,8 @@ static void test_open_writer(void **state)
 	/* Same bytes under two names: one image (the first name taken). */
 	assert_int_equal(n_images(fx), 2);
 	assert_int_equal(n_named(fx, "early.jpg") + n_named(fx, "shared.jpg"), 1);
-	assert_int_equal(count_files(fx->repo->rejected_dir), 0);
-	assert_int_equal(count_files(fx->in), 0);
+	assert_int_equal(testfs_files(fx->repo->rejected_dir), 0);
+	assert_int_equal(testfs_files(fx->in), 0);
 	assert_tmp_clean(fx);
 }
 
@@ -351,7 +327,7 @@ static void test_subdirs(void **state)
 	assert_image(fx, "p1.jpg", 31, 32, "jpg");
 	assert_image(fx, "p2.png", 8, 9, "png");
 	assert_image(fx, "p3.jpg", 12, 13, "jpg");
-	assert_int_equal(count_files(fx->in), 0);
+	assert_int_equal(testfs_files(fx->in), 0);
 	/* Directories stay; empty ones are left alone. */
 	at(path, fx, "photos/2024/deep");
 	assert_true(exists(path));
@@ -372,7 +348,7 @@ static void test_subdirs(void **state)
 	assert_int_equal(dropzone_drain(fx->dz), 0);
 	assert_image(fx, "m.jpg", 14, 15, "jpg");
 	assert_image(fx, "n.jpg", 16, 17, "jpg");
-	assert_int_equal(count_files(fx->in), 0);
+	assert_int_equal(testfs_files(fx->in), 0);
 }
 
 static void test_rsync_and_dotfiles(void **state)
@@ -401,7 +377,7 @@ static void test_rsync_and_dotfiles(void **state)
 	assert_int_equal(n_named(fx, ".a.jpg.XyZ123"), 0);
 	assert_true(exists(hidden));
 	assert_true(exists(hdir));
-	assert_int_equal(count_files(fx->in), 2); /* the two dotfiles */
+	assert_int_equal(testfs_files(fx->in), 2); /* the two dotfiles */
 	/* Symlinks and FIFOs are left as they are. */
 	char link[PATH_MAX], fifo[PATH_MAX];
 	at(link, fx, "link.jpg");
@@ -481,7 +457,7 @@ static void test_leftovers(void **state)
 	assert_image(fx, "before2.png", 46, 47, "png");
 	assert_image(fx, "spooled.jpg", 48, 49, "jpg");
 	assert_image(fx, "fallback.png", 50, 51, "png");
-	assert_int_equal(count_files(fx->in), 0);
+	assert_int_equal(testfs_files(fx->in), 0);
 	assert_tmp_clean(fx);
 }
 
@@ -506,8 +482,8 @@ static void test_duplicates(void **state)
 	testimg_free(jpg);
 	assert_int_equal(dropzone_drain(fx->dz), 0);
 	assert_int_equal(n_images(fx), 1);
-	assert_int_equal(count_files(fx->in), 0);
-	assert_int_equal(count_files(fx->repo->rejected_dir), 0);
+	assert_int_equal(testfs_files(fx->in), 0);
+	assert_int_equal(testfs_files(fx->repo->rejected_dir), 0);
 	assert_tmp_clean(fx);
 }
 
@@ -576,7 +552,7 @@ static void test_many_drainers(void **state)
 		assert_image(fx, name, 16 + i % 50, 16 + i / 50, "jpg");
 	}
 	assert_true(notified >= 1);
-	assert_int_equal(count_files(fx->in), 0);
+	assert_int_equal(testfs_files(fx->in), 0);
 	assert_tmp_clean(fx);
 }
 
@@ -607,7 +583,7 @@ static void test_thread(void **state)
 	dropzone_close(fx->dz);
 	fx->dz = NULL;
 	assert_image(fx, "last.jpg", 19, 18, "jpg");
-	assert_int_equal(count_files(fx->in), 0);
+	assert_int_equal(testfs_files(fx->in), 0);
 	assert_tmp_clean(fx);
 }
 
@@ -629,7 +605,7 @@ static void test_close_pending(void **state)
 	/* Still open for writing: stays for the next start. */
 	assert_true(exists(open_path));
 	assert_int_equal(n_images(fx), 1);
-	assert_int_equal(count_files(fx->repo->rejected_dir), 0);
+	assert_int_equal(testfs_files(fx->repo->rejected_dir), 0);
 	assert_int_equal(close(fd), 0);
 }
 
@@ -658,7 +634,7 @@ static void test_marker_file_and_group_failure(void **state)
 	assert_true(dropzone_drain(fx->dz) < 0);
 	fault_arm(FAULT_CATALOG_BUSY, 0);
 	assert_int_equal(n_images(fx), 0);
-	assert_int_equal(count_files(fx->in), 0);
+	assert_int_equal(testfs_files(fx->in), 0);
 	assert_non_null(d = opendir(tmp));
 	while ((e = readdir(d))) {
 		if (strncmp(e->d_name, "incoming-", 9))

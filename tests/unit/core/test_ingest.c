@@ -17,7 +17,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -31,10 +30,11 @@
 #include "core/repo.h"
 #include "store/blob.h"
 #include "store/catalog.h"
-#include "testimg.h"
 #include "util/buf.h"
 #include "util/fault.h"
 #include "util/fsutil.h"
+#include "testfs.h"
+#include "testimg.h"
 
 struct fx {
 	char dir[64];
@@ -45,14 +45,11 @@ struct fx {
 static int fx_setup(void **state)
 {
 	struct fx *fx = calloc(1, sizeof(*fx));
+	char ds[128];
 
-	if (!fx)
-		return -1;
-	strcpy(fx->dir, "/tmp/dsfs-ingest-XXXXXX");
-	if (!mkdtemp(fx->dir))
+	if (!fx || testfs_tmpdir(fx->dir, sizeof(fx->dir), "ingest") < 0)
 		return -1;
 	snprintf(fx->src, sizeof(fx->src), "%s/src", fx->dir);
-	char ds[128];
 	snprintf(ds, sizeof(ds), "%s/ds", fx->dir);
 	if (mkdir(fx->src, 0755) < 0 || repo_init(ds) < 0 || repo_open(&fx->repo, ds) < 0)
 		return -1;
@@ -87,20 +84,6 @@ static int64_t n_images(struct fx *fx)
 	return n;
 }
 
-/* Entries in DIR/tmp/: spool files and spool directories alike. */
-static int tmp_entries(struct fx *fx)
-{
-	DIR *d = opendir(blob_tmp_dir(fx->repo->blobs));
-	struct dirent *e;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			n++;
-	closedir(d);
-	return n;
-}
 
 /* The stored blob `id` has the bytes of file `path`. */
 static void assert_blob_is(struct fx *fx, const char *id, const char *path)
@@ -183,7 +166,7 @@ static void test_batch_outcomes(void **state)
 	assert_true(items[6].error < 0);
 	assert_non_null(strstr(items[6].message, "missing.jpg"));
 
-	assert_int_equal(tmp_entries(fx), 0);
+	assert_int_equal(testfs_entries(blob_tmp_dir(fx->repo->blobs)), 0);
 	for (int i = 0; i < N; i++)
 		free(paths[i]);
 }
@@ -271,7 +254,7 @@ static void test_pipe_in_order(void **state)
 	assert_int_equal(r.added, 6 * GROUPS);
 	assert_int_equal(r.dups, GROUPS - 1);
 	assert_int_equal(n_images(fx), 6 * GROUPS);
-	assert_int_equal(tmp_entries(fx), 0);
+	assert_int_equal(testfs_entries(blob_tmp_dir(fx->repo->blobs)), 0);
 	for (int g = 0; g < GROUPS; g++)
 		for (int i = 0; i < PER_GROUP; i++)
 			free(paths[g][i]);
@@ -308,7 +291,7 @@ static void test_pipe_failed_group(void **state)
 	assert_int_equal(r.added, 13);
 	assert_int_equal(r.dups, 1);
 	assert_int_equal(n_images(fx), 13);
-	assert_int_equal(tmp_entries(fx), 0);
+	assert_int_equal(testfs_entries(blob_tmp_dir(fx->repo->blobs)), 0);
 	for (int g = 0; g < 3; g++)
 		for (int i = 0; i < PER_GROUP; i++)
 			free(paths[g][i]);

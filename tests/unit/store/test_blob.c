@@ -10,10 +10,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -27,6 +25,7 @@
 #include "util/err.h"
 #include "util/fault.h"
 #include "util/fsutil.h"
+#include "testfs.h"
 
 struct fx {
 	char dir[64];
@@ -39,8 +38,7 @@ static int setup(void **state)
 
 	if (!fx)
 		return -1;
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/dsfs-test-blob-XXXXXX");
-	if (!mkdtemp(fx->dir) || blob_store_open(&fx->store, fx->dir) < 0) {
+	if (testfs_tmpdir(fx->dir, sizeof(fx->dir), "test-blob") < 0 || blob_store_open(&fx->store, fx->dir) < 0) {
 		free(fx);
 		return -1;
 	}
@@ -60,42 +58,22 @@ static int teardown(void **state)
 
 /* ---- helpers ---- */
 
-static _Thread_local size_t nftw_count;
-
-static int count_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)p; (void)st; (void)ftw;
-	if (flag == FTW_F)
-		nftw_count++;
-	return 0;
-}
-
 /* Regular files anywhere under `sub` of the dataset. */
-static size_t count_files(struct fx *fx, const char *sub)
+static int count_files(struct fx *fx, const char *sub)
 {
 	char path[PATH_MAX];
 
 	snprintf(path, sizeof(path), "%s/%s", fx->dir, sub);
-	nftw_count = 0;
-	assert_int_equal(nftw(path, count_one, 16, FTW_PHYS), 0);
-	return nftw_count;
+	return testfs_files(path);
 }
 
 /* Entries of any kind directly in `sub` (to check objects/ is truly empty). */
-static size_t count_entries(struct fx *fx, const char *sub)
+static int count_entries(struct fx *fx, const char *sub)
 {
 	char path[PATH_MAX];
-	struct dirent *e;
-	size_t n = 0;
-	DIR *d;
 
 	snprintf(path, sizeof(path), "%s/%s", fx->dir, sub);
-	assert_non_null(d = opendir(path));
-	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			n++;
-	closedir(d);
-	return n;
+	return testfs_entries(path);
 }
 
 static void fill_random(unsigned char *p, size_t len, uint64_t seed)

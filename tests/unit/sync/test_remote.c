@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +24,7 @@
 #include "sync/remote.h"
 #include "util/err.h"
 #include "util/fsutil.h"
+#include "testfs.h"
 
 #define NBLOBS 6
 
@@ -105,25 +105,6 @@ static void commit_manifest(struct history *h, const struct blob_id *ids, size_t
 	buf_release(&m);
 }
 
-static int n_files_found;
-
-static int count_cb(const char *p, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)p;
-	(void)st;
-	(void)ftw;
-	if (type == FTW_F)
-		n_files_found++;
-	return 0;
-}
-
-/* Regular files under `dir` (0 if it does not exist). */
-static int count_files(const char *dir)
-{
-	n_files_found = 0;
-	nftw(dir, count_cb, 16, FTW_PHYS);
-	return n_files_found;
-}
 
 static void remote_blob_path(char *out, size_t outsz, const char *remote, const struct blob_id *id)
 {
@@ -178,9 +159,9 @@ static void test_push_copies_only_missing(void **state)
 		assert_string_equal(b.ptr, f->data[i]);
 	}
 	snprintf(path, sizeof(path), "%s/objects", f->remote);
-	assert_int_equal(count_files(path), 4);
+	assert_int_equal(testfs_files(path), 4);
 	snprintf(path, sizeof(path), "%s/tmp", f->remote);
-	assert_int_equal(count_files(path), 0);
+	assert_int_equal(testfs_files(path), 0);
 
 	/* The second push has nothing to copy. */
 	assert_int_equal(remote_push(r, f->a.bs, f->ids, 4, f->a.h, NULL, NULL, &st), 0);
@@ -267,7 +248,7 @@ static void test_push_refuses_bad_blobs(void **state)
 	remote_blob_path(path, sizeof(path), f->remote, &f->ids[1]);
 	assert_int_equal(access(path, F_OK), -1);
 	snprintf(path, sizeof(path), "%s/tmp", f->remote);
-	assert_int_equal(count_files(path), 0);
+	assert_int_equal(testfs_files(path), 0);
 	snprintf(path, sizeof(path), "%s/git/HEAD", f->remote);
 	assert_int_equal(access(path, F_OK), -1);
 
@@ -300,7 +281,7 @@ static void test_fetch_hook_rejects_corrupt(void **state)
 	assert_int_equal(remote_blob_fetch(path, blob_tmp_dir(b.bs), &f->ids[0], r), -EIO);
 	assert_non_null(strstr(err_last(), "corrupt"));
 	assert_string_equal(path, "");
-	assert_int_equal(count_files(blob_tmp_dir(b.bs)), 0);
+	assert_int_equal(testfs_files(blob_tmp_dir(b.bs)), 0);
 
 	/* Through the store: the open fails, nothing is adopted. */
 	blob_store_set_fetch(b.bs, remote_blob_fetch, r);
@@ -338,7 +319,7 @@ static void test_clone_and_lazy_fetch(void **state)
 	snprintf(file_url, sizeof(file_url), "file://%s", f->remote);
 	assert_int_equal(remote_clone(file_url, clone_dir), 0);
 	snprintf(path, sizeof(path), "%s/objects", clone_dir);
-	assert_int_equal(count_files(path), 0);
+	assert_int_equal(testfs_files(path), 0);
 
 	side_open(&c, f->base, "c");
 	expect_versions(c.h, 2, v2.commit);
@@ -364,16 +345,16 @@ static void test_clone_and_lazy_fetch(void **state)
 	}
 	close(fd);
 	snprintf(path, sizeof(path), "%s/objects", clone_dir);
-	assert_int_equal(count_files(path), 1);
+	assert_int_equal(testfs_files(path), 1);
 	assert_int_equal(blob_exists(c.bs, &f->ids[2]), 1);
 	assert_int_equal(blob_exists(c.bs, &f->ids[0]), 0);
 
 	/* Prefetch the rest of v2's blobs: 3 more, the one present is skipped. */
 	assert_int_equal(remote_fetch_blobs(origin, c.bs, f->ids, 4, NULL, NULL, &fetched), 0);
 	assert_int_equal(fetched, 3);
-	assert_int_equal(count_files(path), 4);
+	assert_int_equal(testfs_files(path), 4);
 	assert_int_equal(blob_verify(c.bs, &f->ids[0]), 0);
-	assert_int_equal(count_files(blob_tmp_dir(c.bs)), 0);
+	assert_int_equal(testfs_files(blob_tmp_dir(c.bs)), 0);
 
 	/* Into a non-empty directory: refused; from nowhere: nothing left behind. */
 	assert_int_equal(remote_clone(f->remote, clone_dir), -EEXIST);

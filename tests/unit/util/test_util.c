@@ -9,7 +9,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -25,6 +24,7 @@
 #include "util/err.h"
 #include "util/fsutil.h"
 #include "util/kv.h"
+#include "testfs.h"
 
 /* ---- buf ---- */
 
@@ -264,8 +264,7 @@ static int setup(void **state)
 
 	if (!fx)
 		return -1;
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/dsfs-test-util-XXXXXX");
-	if (!mkdtemp(fx->dir)) {
+	if (testfs_tmpdir(fx->dir, sizeof(fx->dir), "test-util") < 0) {
 		free(fx);
 		return -1;
 	}
@@ -282,19 +281,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static size_t count_entries(const char *dir)
-{
-	struct dirent *e;
-	size_t n = 0;
-	DIR *d = opendir(dir);
-
-	assert_non_null(d);
-	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			n++;
-	closedir(d);
-	return n;
-}
 
 static void test_fs_atomic_write(void **state)
 {
@@ -316,7 +302,7 @@ static void test_fs_atomic_write(void **state)
 	assert_int_equal(fs_read_file(&b, path), 0);
 	assert_string_equal(b.ptr, "second version\n");
 	buf_reset(&b);
-	assert_int_equal(count_entries(fx->dir), 1);
+	assert_int_equal(testfs_entries(fx->dir), 1);
 
 	/* empty file */
 	assert_int_equal(fs_write_file_atomic(path, "", 0, 0644), 0);
@@ -371,7 +357,7 @@ static void test_fs_mkdir_p_rm_rf(void **state)
 	assert_int_equal(fs_rm_rf(top), 0);
 	assert_int_equal(stat(top, &st), -1);
 	assert_int_equal(errno, ENOENT);
-	assert_int_equal(count_entries(fx->dir), 0);
+	assert_int_equal(testfs_entries(fx->dir), 0);
 	/* missing is not an error */
 	assert_int_equal(fs_rm_rf(top), 0);
 
