@@ -65,9 +65,11 @@ struct node_ops {
 	 * asking the mount (see fuse_ops.c), and every READ names the node.  A
 	 * file gives its bytes one of two ways:
 	 *  - open_fd: a descriptor of a real file to read (closed by the caller);
+	 *  - read: the bytes [off, off + size) into out, fewer at the end;
 	 *  - content: the whole content, generated; a READ serves its slice.
 	 */
 	int (*open_fd)(struct fs *fs, struct node *n, int *fd);
+	int (*read)(struct fs *fs, struct node *n, size_t size, off_t off, struct buf *out);
 	int (*content)(struct fs *fs, struct node *n, struct buf *out);
 	/* Control files: one write(2); it carries one whole command line. */
 	int (*write)(struct fs *fs, struct node *n, const char *src, size_t size, off_t off);
@@ -98,6 +100,7 @@ struct fs {
 	uint64_t gen;                 /* catalog generation last served; protected by gen_lock */
 	int inval_pending;            /* protected by gen_lock: the watcher must notify the kernel */
 	pthread_mutex_t gen_lock;
+	_Atomic size_t gen_kept_bytes; /* bytes generated files keep for their next READ (node_static.c) */
 	struct dropzone *dropzone;    /* incoming/: core/dropzone, started once daemonized */
 	struct fs_views *views;       /* caches of generated trees (exports, versions) */
 	struct images_index *images;  /* node_images.c: the catalog's images; protected by images_lock */
@@ -160,7 +163,10 @@ struct static_entry {
 	int (*make)(struct fs *fs, struct node *dir, struct node_spec *out);
 };
 int static_dir_spec(struct node_spec *out, const struct static_entry *entries);
-/* A read-only file whose bytes come from `gen` on every open; owns `arg` (free()d). */
+/*
+ * A read-only file whose bytes come from `gen`, called again once the
+ * catalog generation moved (immutable nodes: once); owns `arg` (free()d).
+ */
 typedef int (*gen_fn)(struct fs *fs, struct node *n, struct buf *out);
 int gen_file_spec(struct node_spec *out, gen_fn gen, unsigned flags, void *arg);
 void *gen_file_arg(const struct node *n);

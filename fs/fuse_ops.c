@@ -297,12 +297,16 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		bv.buf[0].pos = off;
 		fuse_reply_data(req, &bv, 0);
 		close(fd);
-	} else if (n->ops->content) {
+	} else if (n->ops->read || n->ops->content) {
 		struct buf b = BUF_INIT;
 
-		if ((error = n->ops->content(fs, n, &b)) < 0) {
+		/* read gives just the slice; content the whole file, sliced here. */
+		error = n->ops->read ? n->ops->read(fs, n, size, off, &b) : n->ops->content(fs, n, &b);
+		if (error < 0) {
 			LOG_W("read %s: %s", n->name, err_msg(error));
 			fuse_reply_err(req, -error);
+		} else if (n->ops->read) {
+			fuse_reply_buf(req, b.ptr, b.len);
 		} else {
 			reply_slice(req, &b, size, off);
 		}
