@@ -110,6 +110,22 @@ fail:
 	return error;
 }
 
+void repo_catalog_close(struct repo *repo)
+{
+	catalog_free(repo->cat);
+	repo->cat = NULL;
+}
+
+int repo_catalog_reopen(struct repo *repo)
+{
+	char path[PATH_MAX];
+
+	if (repo->cat)
+		return 0;
+	snprintf(path, sizeof(path), "%s/catalog.db", repo->dir);
+	return catalog_open(&repo->cat, path);
+}
+
 int repo_history(struct history **out, struct repo *repo)
 {
 	char path[PATH_MAX];

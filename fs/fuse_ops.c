@@ -726,7 +726,6 @@ int fs_mount_run(struct repo *repo, const struct fs_mount_opts *opts)
 	root.name = "";
 	root.refs = 1;
 	fs.root = &root;
-	fs.gen = catalog_generation(repo->cat);
 
 	snprintf(fsname, sizeof(fsname), "-ofsname=dsfs:%s,subtype=dsfs", repo->dir);
 	if (fuse_opt_add_arg(&args, "dsfs") || fuse_opt_add_arg(&args, fsname) ||
@@ -758,11 +757,20 @@ int fs_mount_run(struct repo *repo, const struct fs_mount_opts *opts)
 		}
 		log_set_sink(logf);
 	}
+	/* The daemon's catalog connection is opened in the daemon (see repo_catalog_close). */
+	if (!opts->foreground)
+		repo_catalog_close(repo);
 	if (fuse_daemonize(opts->foreground) != 0) {
 		error = err_set(-EIO, "cannot daemonize");
 		fuse_session_unmount(fs.se);
 		goto done;
 	}
+	if ((error = repo_catalog_reopen(repo)) < 0) {
+		LOG_E("%s", err_last());
+		fuse_session_unmount(fs.se);
+		goto done;
+	}
+	fs.gen = catalog_generation(repo->cat);
 	log_write(LOG_NOTICE, "mounted %s on %s", repo->dir, fs.mountpoint);
 	dropzone_set_notify(fs.dropzone, dropzone_changed, &fs);
 	if ((error = dropzone_start(fs.dropzone)) < 0) {
