@@ -48,6 +48,13 @@ void repo_free(struct repo *repo);
  */
 void repo_catalog_close(struct repo *repo);
 int repo_catalog_reopen(struct repo *repo);
+/*
+ * One mount per dataset: take DIR/mount.lock (flock, which, unlike SQLite's
+ * POSIX locks, the daemon keeps across its fork) for as long as *fd stays
+ * open.  Two mounts would run two drop zones on one incoming/ and lose
+ * files between them.  -EBUSY, naming the other mount point, if taken.
+ */
+int repo_mount_lock(struct repo *repo, int *fd);
 /* The history, opened on first call (borrowed from repo). */
 int repo_history(struct history **out, struct repo *repo);
 /* "<dir>/<rel>" into out[size]; -ENAMETOOLONG. */

@@ -702,7 +702,7 @@ int fs_mount_run(struct repo *repo, const struct fs_mount_opts *opts)
 	struct node root = { 0 };
 	FILE *logf = NULL;
 	char fsname[PATH_MAX + 16];
-	int error = 0;
+	int error = 0, lock_fd = -1;
 
 	fuse_set_log_func(fuse_log_sink);
 	pthread_mutex_init(&fs.lock, NULL);
@@ -717,6 +717,8 @@ int fs_mount_run(struct repo *repo, const struct fs_mount_opts *opts)
 		error = err_set(-errno, "mount point %s: %s", opts->mountpoint, strerror(errno));
 		goto done;
 	}
+	if ((error = repo_mount_lock(repo, &lock_fd)) < 0)
+		goto done;
 	if ((error = node_table_init(&fs)) < 0 || (error = dropzone_open(&fs.dropzone, repo)) < 0 ||
 	    (error = views_init(&fs)) < 0 || (error = versions_init(&fs)) < 0)
 		goto done;
@@ -817,6 +819,8 @@ done:
 	node_table_release(&fs);
 	dropzone_close(fs.dropzone); /* ingests what was closed before the unmount */
 	fs.dropzone = NULL;
+	if (lock_fd >= 0)
+		close(lock_fd);   /* after the drop zone's last ingest: the next mount may start */
 	views_release(&fs);
 	versions_release(&fs);
 	images_index_release(&fs);

@@ -34,6 +34,13 @@ umount_dsfs "$T/mnt"
 note "daemonized mount and the CLI"
 "$DSFS" init "$T/dd" >/dev/null
 mount_bg "$T/dd" "$T/mnt2"
+# One mount per dataset: two drop zones on one incoming/ would lose files.
+mkdir -p "$T/mnt3"
+if "$DSFS" mount "$T/dd" "$T/mnt3" 2>"$T/second.err"; then
+	MNTS="$MNTS $T/mnt3"
+	fail "a second mount of the dataset was accepted"
+fi
+grep -q "mounted already, on $T/mnt2" "$T/second.err" || fail "second mount: $(cat "$T/second.err")"
 cp "$T"/gen/images/shape_00000[1-3].jpg "$T/mnt2/incoming/"
 ls "$T/mnt2/images" >/dev/null                       # waits for the uploads
 [ "$("$DSFS" --repo "$T/dd" images | wc -l)" -eq 3 ] || fail "CLI sees the mount's 3 images"
