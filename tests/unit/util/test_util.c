@@ -38,6 +38,21 @@ static void check_buf(const struct buf *b)
 		assert_int_equal(b->len, 0);
 }
 
+/* A message that wraps the last one (err_set(.., "%s: %s", file, err_last())) keeps both. */
+static void test_err_wraps_last(void **state)
+{
+	(void)state;
+	err_clear();
+	assert_int_equal(err_set(-EINVAL, "line %d, column %d: premature end of input", 149, 119), -EINVAL);
+	assert_int_equal(err_set(-EINVAL, "%s: %s", "coco/trunc.json", err_last()), -EINVAL);
+	assert_string_equal(err_last(), "coco/trunc.json: line 149, column 119: premature end of input");
+	assert_int_equal(err_set(-EIO, "%s (%s)", err_last(), "again"), -EIO);
+	assert_string_equal(err_msg(-EIO),
+			    "coco/trunc.json: line 149, column 119: premature end of input (again)");
+	err_clear();
+	assert_string_equal(err_msg(-ENOENT), strerror(ENOENT));
+}
+
 static void test_buf_invariants(void **state)
 {
 	struct buf b = BUF_INIT, c;
@@ -412,6 +427,7 @@ static void test_array_grow(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_err_wraps_last),
 		cmocka_unit_test(test_array_grow),
 		cmocka_unit_test(test_buf_invariants),
 		cmocka_unit_test(test_buf_many_appends),
