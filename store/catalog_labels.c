@@ -15,6 +15,7 @@
 #include "util/array.h"
 #include "util/err.h"
 #include "util/fsutil.h"
+#include "util/utf8.h"
 
 static void now(char out[24])
 {
@@ -137,8 +138,10 @@ int catalog_labelset_add_classes(struct catalog *cat, const char *name, const ch
 	int error;
 
 	for (size_t i = 0; i < n; i++) {
-		if (!names[i][0] || strlen(names[i]) > 64 || strchr(names[i], '\n') || strchr(names[i], '\t'))
-			return err_set(-EINVAL, "bad class name '%s' (1-64 characters, no tabs or newlines)", names[i]);
+		if (!names[i][0] || strlen(names[i]) > 64 || !utf8_valid(names[i]) ||
+		    utf8_has_control(names[i]))
+			return err_set(-EINVAL, "bad class name '%s' (1-64 bytes of UTF-8 text, no tabs, "
+				       "newlines or other control characters)", names[i]);
 	}
 	pthread_mutex_lock(&cat->lock);
 	if ((error = cat_begin(cat)) < 0)

@@ -1,0 +1,113 @@
+/*
+ * Unit tests for core/verbs: the control lines that ctl/<verb> and the
+ * command line run, here labelset's class lists (names with spaces, as in
+ * COCO's "traffic light"; bytes that are not UTF-8 text refused before any
+ * change) and an unknown key.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/repo.h"
+#include "core/verbs.h"
+#include "store/catalog.h"
+#include "util/buf.h"
+#include "util/fsutil.h"
+#include "testfs.h"
+
+struct fx {
+	char dir[64];
+	struct repo *repo;
+};
+
+static int fx_setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+
+	if (!fx || testfs_tmpdir(fx->dir, sizeof(fx->dir), "verbs") < 0 || repo_init(fx->dir) < 0 ||
+	    repo_open(&fx->repo, fx->dir) < 0)
+		return -1;
+	*state = fx;
+	return 0;
+}
+
+static int fx_teardown(void **state)
+{
+	struct fx *fx = *state;
+
+	repo_free(fx->repo);
+	fs_rm_rf(fx->dir);
+	free(fx);
+	return 0;
+}
+
+/* The classes of label set `name`, joined with '|'. */
+static void classes_of(struct fx *fx, const char *name, char *out, size_t size)
+{
+	char **cls;
+	size_t n;
+
+	out[0] = '\0';
+	assert_int_equal(catalog_labelset_classes(fx->repo->cat, name, &cls, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		snprintf(out + strlen(out), size - strlen(out), "%s%s", i ? "|" : "", cls[i]);
+	catalog_strings_free(cls, n);
+}
+
+static void test_labelset_class_names(void **state)
+{
+	struct fx *fx = *state;
+	struct buf out = BUF_INIT;
+	char got[256];
+
+	assert_int_equal(verb_run_line(fx->repo, "labelset",
+				       "name=street classes=traffic light, fire hydrant ,car", &out), 0);
+	classes_of(fx, "street", got, sizeof(got));
+	assert_string_equal(got, "traffic light|fire hydrant|car");
+	assert_non_null(strstr(out.ptr, "classes_added: 3"));
+
+	/* Quoted, and empty items between commas skipped. */
+	buf_reset(&out);
+	assert_int_equal(verb_run_line(fx->repo, "labelset", "name=street classes=\"stop sign\",,car", &out), 0);
+	classes_of(fx, "street", got, sizeof(got));
+	assert_string_equal(got, "traffic light|fire hydrant|car|stop sign");
+	buf_release(&out);
+}
+
+static void test_labelset_refuses_non_text(void **state)
+{
+	struct fx *fx = *state;
+	struct buf out = BUF_INIT;
+
+	/* Not UTF-8: refused, and the label set is not even created. */
+	assert_true(verb_run_line(fx->repo, "labelset", "name=utf classes=ok,\xff\xfe", &out) < 0);
+	assert_non_null(strstr(out.ptr, "status: error"));
+	assert_non_null(strstr(out.ptr, "bad class name"));
+	assert_false(catalog_labelset_exists(fx->repo->cat, "utf"));
+	/* A control character inside a name. */
+	buf_reset(&out);
+	assert_true(verb_run_line(fx->repo, "labelset", "name=ctl classes=a\x01b", &out) < 0);
+	assert_false(catalog_labelset_exists(fx->repo->cat, "ctl"));
+	/* An unknown key names itself. */
+	buf_reset(&out);
+	assert_true(verb_run_line(fx->repo, "labelset", "name=x colour=red", &out) < 0);
+	assert_non_null(strstr(out.ptr, "colour"));
+	buf_release(&out);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_labelset_class_names, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_labelset_refuses_non_text, fx_setup, fx_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
