@@ -2,7 +2,8 @@
  * Unit tests for core/verbs: the control lines that ctl/<verb> and the
  * command line run, here labelset's class lists (names with spaces, as in
  * COCO's "traffic light"; bytes that are not UTF-8 text refused before any
- * change) and an unknown key.
+ * change) and an unknown key; exclude/include name existing images and
+ * label sets, and an id listed twice counts once.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -102,11 +103,56 @@ static void test_labelset_refuses_non_text(void **state)
 	buf_release(&out);
 }
 
+static void add_image(struct fx *fx, char c, char *id_out)
+{
+	struct catalog_image img;
+
+	memset(&img, 0, sizeof(img));
+	memset(img.id, c, 32);
+	strcpy(img.ext, "jpg");
+	img.bytes = 10;
+	img.width = img.height = 8;
+	strcpy(img.ingested_at, "2026-01-01T00:00:00Z");
+	snprintf(img.name, sizeof(img.name), "%c.jpg", c);
+	assert_true(catalog_image_add(fx->repo->cat, &img) >= 0);
+	strcpy(id_out, img.id);
+}
+
+static void test_exclude_include_targets(void **state)
+{
+	struct fx *fx = *state;
+	struct buf out = BUF_INIT;
+	char a[33], b[33], line[256];
+
+	add_image(fx, 'a', a);
+	add_image(fx, 'b', b);
+	/* An id given twice counts once. */
+	snprintf(line, sizeof(line), "images=%s,%s,%s reason=blurry", a, b, a);
+	assert_int_equal(verb_run_line(fx->repo, "exclude", line, &out), 0);
+	assert_non_null(strstr(out.ptr, "excluded: 2\n"));
+	/* A label set that does not exist, or an unknown image: refused, nothing changes. */
+	buf_reset(&out);
+	snprintf(line, sizeof(line), "images=%s reason=x label_set=nope", a);
+	assert_true(verb_run_line(fx->repo, "exclude", line, &out) < 0);
+	assert_non_null(strstr(out.ptr, "no label set 'nope'"));
+	buf_reset(&out);
+	snprintf(line, sizeof(line), "images=%s,%s", b, "cccccccccccccccccccccccccccccccc");
+	assert_true(verb_run_line(fx->repo, "include", line, &out) < 0);
+	assert_non_null(strstr(out.ptr, "no image cccc"));
+	/* ... so b is still excluded, and including it counts it once. */
+	buf_reset(&out);
+	snprintf(line, sizeof(line), "images=%s,%s", b, b);
+	assert_int_equal(verb_run_line(fx->repo, "include", line, &out), 0);
+	assert_non_null(strstr(out.ptr, "included: 1\n"));
+	buf_release(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_labelset_class_names, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_labelset_refuses_non_text, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_exclude_include_targets, fx_setup, fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
