@@ -174,8 +174,8 @@ static void test_kv_parse(void **state)
 	assert_string_equal(kv_get(&kv, "c", NULL), "");
 	kv_release(&kv);
 
-	/* a repeated key replaces the earlier value */
-	assert_int_equal(kv_parse(&kv, "k=1 k=2"), 0);
+	/* kv_set replaces a value (a line that repeats a key is refused: test_kv_errors) */
+	assert_int_equal(kv_parse(&kv, "k=2"), 0);
 	assert_int_equal(kv.n, 1);
 	assert_string_equal(kv_get(&kv, "k", NULL), "2");
 	assert_int_equal(kv_set(&kv, "k", "3"), 0);
@@ -207,6 +207,12 @@ static void test_kv_errors(void **state)
 	err_clear();
 	assert_int_equal(kv_parse(&kv, "good=1 ba$d=2"), -EINVAL);
 	assert_non_null(strstr(err_last(), "ba$d"));
+	kv_release(&kv);
+
+	/* a key given twice: which one was meant is not guessed */
+	err_clear();
+	assert_int_equal(kv_parse(&kv, "size=3 label_set=a size=4"), -EINVAL);
+	assert_non_null(strstr(err_last(), "size= given twice"));
 	kv_release(&kv);
 
 	/* dashes and underscores are fine in keys */
