@@ -552,6 +552,18 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	fuse_reply_err(req, EROFS);
 }
 
+static void fs_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, const char *name)
+{
+	(void)target; (void)parent; (void)name;
+	fuse_reply_err(req, EROFS);   /* not ENOSYS: nothing here takes new names */
+}
+
+static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char *name)
+{
+	(void)ino; (void)parent; (void)name;
+	fuse_reply_err(req, EROFS);
+}
+
 static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	(void)parent; (void)name;
@@ -602,6 +614,8 @@ static const struct fuse_lowlevel_ops fs_ops = {
 	.create = fs_create,
 	.mknod = fs_mknod,
 	.mkdir = fs_mkdir,
+	.symlink = fs_symlink,
+	.link = fs_link,
 	.unlink = fs_unlink,
 	.rmdir = fs_rmdir,
 	.rename = fs_rename,

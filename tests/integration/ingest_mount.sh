@@ -99,6 +99,9 @@ if open(img, "rb").read() != before:
 expect_erofs(lambda: os.mkdir(os.path.join(m, "images", "d")), "mkdir in images/")
 expect_erofs(lambda: os.unlink(img), "unlink an image")
 expect_erofs(lambda: os.truncate(img, 0), "truncate an image")
+expect_erofs(lambda: os.symlink("/tmp", os.path.join(m, "lnk")), "symlink in the root")
+expect_erofs(lambda: os.symlink("/tmp", os.path.join(m, "ctl", "lnk")), "symlink in ctl/")
+expect_erofs(lambda: os.link(img, os.path.join(m, "hard")), "hard link to an image")
 for p in ("images", os.path.dirname(img), img, "README"):
     if os.access(os.path.join(m, p), os.W_OK):
         sys.exit(f"access({p}, W_OK) granted")
