@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/batch.h"
 #include "core/repo.h"
 #include "core/verbs.h"
 #include "store/catalog.h"
@@ -147,12 +148,52 @@ static void test_exclude_include_targets(void **state)
 	buf_release(&out);
 }
 
+/* A name with a newline or tab (legal in a file name) stays one line in the batch's lists. */
+static void test_batch_names_one_line(void **state)
+{
+	struct fx *fx = *state;
+	struct catalog_batch_item *items = NULL;
+	struct buf out = BUF_INIT, list = BUF_INIT;
+	char id[33], batch_id[64];
+	size_t n = 0;
+
+	add_image(fx, 'a', id);
+	{
+		struct catalog_image img;
+
+		memset(&img, 0, sizeof(img));
+		memset(img.id, 'b', 32);
+		strcpy(img.ext, "jpg");
+		img.bytes = 10;
+		img.width = img.height = 8;
+		strcpy(img.ingested_at, "2026-01-02T00:00:00Z");
+		strcpy(img.name, "new\nline\t.jpg");
+		assert_true(catalog_image_add(fx->repo->cat, &img) >= 0);
+	}
+	assert_int_equal(verb_run_line(fx->repo, "batch", "size=2", &out), 0);
+	assert_non_null(strstr(out.ptr, "batch_id: "));
+	assert_int_equal(sscanf(strstr(out.ptr, "batch_id: "), "batch_id: %63s", batch_id), 1);
+	assert_int_equal(catalog_batch_items(fx->repo->cat, batch_id, &items, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(batch_filelist(&list, items, n, "/mnt/ds/batches/b"), 0);
+	assert_non_null(strstr(list.ptr, "/images/new_line_.jpg\n"));
+	/* Exactly one line per image. */
+	size_t lines = 0;
+	for (const char *c = list.ptr; *c; c++)
+		lines += *c == '\n';
+	assert_int_equal(lines, 2);
+	free(items);
+	buf_release(&list);
+	buf_release(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_labelset_class_names, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_labelset_refuses_non_text, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_exclude_include_targets, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_batch_names_one_line, fx_setup, fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
