@@ -56,7 +56,7 @@ static void add_image(struct fixture *f, int i)
 	img.width = 100;
 	img.height = 50;
 	snprintf(img.source, sizeof(img.source), "unit");
-	snprintf(img.ingested_at, sizeof(img.ingested_at), "2026-01-0%dT00:00:00Z", i + 1);
+	snprintf(img.ingested_at, sizeof(img.ingested_at), "2026-01-0%uT00:00:00Z", (unsigned)(i + 1) % 10u);
 	snprintf(img.name, sizeof(img.name), "%s", names[i]);
 	assert_true(catalog_image_add(f->repo->cat, &img) >= 0);
 	memcpy(f->ids[i], img.id, sizeof(f->ids[i]));
