@@ -135,6 +135,14 @@ static int run_import(struct repo *repo, const struct kv *args, struct buf *out)
 		return error;
 	if (!file || !*file)
 		return err_set(-EINVAL, "file= is required (a COCO 1.0 instances JSON file)");
+	/*
+	 * The mount serves writes from any process: its own working directory
+	 * ("/" once daemonized) is not the writer's, so a relative path would
+	 * name some other file.  The command line runs where the user is.
+	 */
+	if (repo->in_mount && file[0] != '/')
+		return err_set(-EINVAL, "file= must be an absolute path: the mount does not know your working directory (got '%s')",
+			       file);
 	if (batch && (error = batch_resolve(&b, repo, batch)) < 0)
 		return error;
 	if ((error = fs_read_file(&json, file)) < 0)

@@ -2,8 +2,10 @@
 # Batches, COCO import and the synthesized YOLO/COCO export, end to end
 # through the mount: boxes equal the generator's, dataset.yaml resolves,
 # split ratio and stability, Ultralytics' path rule, labels/ not writable,
-# re-import identical, malformed import changes nothing, exclusions,
-# empty batch selection is an error.
+# re-import identical, malformed import changes nothing, neither does a
+# wrong file (no name in the batch, no categories, a duplicate name), a
+# relative file= in ctl/import is refused, exclusions, empty batch
+# selection is an error.
 . "$(dirname "$0")/lib.sh"
 setup
 
@@ -87,6 +89,43 @@ if echo "file=$T/bad.json batch=latest" > "$M/ctl/import"; then fail "truncated 
 grep -q "error:" "$M/ctl/import" || fail "no reason: $(cat "$M/ctl/import")"
 snap "$T/s3"
 cmp "$T/s1" "$T/s3" || fail "a malformed import changed the export"
+
+note "files that can only be a mistake change nothing; ctl/import wants an absolute path"
+python3 - "$T" <<'PY' || fail "making wrong COCO files"
+import json, sys
+t = sys.argv[1]
+def load():
+    return json.load(open(f"{t}/gen/instances_default.json"))
+c = load()  # another batch's export: no file_name is in the batch
+for im in c["images"]:
+    im["file_name"] = "other_" + im["file_name"]
+json.dump(c, open(f"{t}/wrong.json", "w"))
+c = load()  # categories lost while annotations still name them
+c["categories"] = []
+json.dump(c, open(f"{t}/nocat.json", "w"))
+c = load()  # one image twice
+c["images"].append(dict(c["images"][0], id=max(i["id"] for i in c["images"]) + 1))
+json.dump(c, open(f"{t}/dup.json", "w"))
+PY
+for f in wrong nocat dup; do
+	if echo "file=$T/$f.json batch=latest" > "$M/ctl/import"; then fail "$f.json accepted: $(cat "$M/ctl/import")"; fi
+	grep -q "^status: error" "$M/ctl/import" || fail "$f.json: no error: $(cat "$M/ctl/import")"
+	grep -q "$f.json" "$M/ctl/import" || fail "$f.json: the reason does not name the file: $(cat "$M/ctl/import")"
+	snap "$T/s4"
+	cmp "$T/s1" "$T/s4" || fail "importing $f.json changed the export"
+done
+if "$DSFS" --repo "$T/ds" -q import-coco "$T/wrong.json" --batch latest 2>"$T/err"; then fail "dsfs import-coco accepted wrong.json"; fi
+grep -q "wrong.json" "$T/err" || fail "import-coco reason: $(cat "$T/err")"
+cp "$T/gen/instances_default.json" "$T/gen/rel.json"
+# A path that resolves from both the writer's and the daemon's directory: still refused.
+dcwd=$(readlink "/proc/$DAEMON_PID/cwd")
+rel=$(python3 -c 'import os, sys; print(os.path.relpath(sys.argv[1], sys.argv[2]))' "$T/gen/rel.json" "$dcwd")
+if (cd "$dcwd" && echo "file=$rel batch=latest" > "$M/ctl/import"); then fail "a relative file= accepted"; fi
+grep -q "file= must be an absolute path: the mount does not know your working directory" "$M/ctl/import" ||
+	fail "relative path reason: $(cat "$M/ctl/import")"
+(cd "$T/gen" && "$DSFS" --repo "$T/ds" -q import-coco rel.json --batch latest) || fail "import-coco of a relative path"
+snap "$T/s5"
+cmp "$T/s1" "$T/s5" || fail "re-import from a relative path changed the export"
 
 note "split stability: 100 new labeled images move no old one"
 (cd "$M/exports/default/images" && find . -type f | sort) > "$T/before"
