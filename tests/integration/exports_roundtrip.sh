@@ -107,10 +107,11 @@ c = load()  # one image twice
 c["images"].append(dict(c["images"][0], id=max(i["id"] for i in c["images"]) + 1))
 json.dump(c, open(f"{t}/dup.json", "w"))
 PY
-for f in wrong nocat dup; do
+for f in wrong:"no image of the file is in batch" nocat:"has a category of the file" dup:"duplicate file_name"; do
+	why=${f#*:}; f=${f%%:*}
 	if echo "file=$T/$f.json batch=latest" > "$M/ctl/import"; then fail "$f.json accepted: $(cat "$M/ctl/import")"; fi
 	grep -q "^status: error" "$M/ctl/import" || fail "$f.json: no error: $(cat "$M/ctl/import")"
-	grep -q "$f.json" "$M/ctl/import" || fail "$f.json: the reason does not name the file: $(cat "$M/ctl/import")"
+	grep -q "^error: $T/$f.json: .*$why" "$M/ctl/import" || fail "$f.json: the reason does not say '$why' of the file: $(cat "$M/ctl/import")"
 	snap "$T/s4"
 	cmp "$T/s1" "$T/s4" || fail "importing $f.json changed the export"
 done
