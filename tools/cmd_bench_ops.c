@@ -47,7 +47,7 @@ struct bench {
 
 static void help(void)
 {
-	printf("usage: dsfs bench-ops [--reps N] [--sweep] [--quick] [--pass P]\n"
+	printf("usage: dsfs bench-ops [--reps N] [--sweep] [--quick] [--pass P] [--cputime T]\n"
 	       "\n"
 	       "Measure the Vulkan compute engine: SGEMM ceiling, convolution passes\n"
 	       "(YOLOv8n shapes, batch 16), the fused BN+SiLU epilogue and a recorded\n"
@@ -510,6 +510,8 @@ int cmd_bench_ops(struct cli *cli, int argc, char **argv)
 		return 0;
 	}
 	for (int i = 1; i < argc; i++) {
+		const char *why = NULL;
+
 		if (!strcmp(argv[i], "--sweep")) {
 			sweep = 1;
 		} else if (!strcmp(argv[i], "--quick")) {
@@ -520,16 +522,23 @@ int cmd_bench_ops(struct cli *cli, int argc, char **argv)
 				if (!strcmp(argv[i], pass_name[p]))
 					b.only_pass = p;
 			if (b.only_pass < 0)
-				return cli_usage("bench-ops");
+				why = "--pass: expected fwd, bwd_data or bwd_weight";
 		} else if (!strcmp(argv[i], "--cputime") && i + 1 < argc) {
 			b.cputime = atoi(argv[++i]);
 			if (b.cputime < 1 || b.cputime > 1024)
-				return cli_usage("bench-ops");
+				why = "--cputime: expected a number of threads from 1 to 1024";
 		} else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
 			b.reps = atoi(argv[++i]);
 			if (b.reps < 1 || b.reps > 1000)
-				return cli_usage("bench-ops");
+				why = "--reps: expected a number from 1 to 1000";
 		} else {
+			why = argv[i][0] == '-' && strcmp(argv[i], "--pass") && strcmp(argv[i], "--cputime") &&
+			      strcmp(argv[i], "--reps") ? "unknown option" : "a value is missing";
+			cli_error("bench-ops: %s: %s", argv[i], why);
+			return cli_usage("bench-ops");
+		}
+		if (why) {
+			cli_error("bench-ops: %s (got '%s')", why, argv[i]);
 			return cli_usage("bench-ops");
 		}
 	}

@@ -44,8 +44,10 @@ int cmd_jobs(struct cli *cli, int argc, char **argv)
 		       "With ID, that job's status (what ctl/jobs/ID shows in a mount).\n");
 		return 0;
 	}
-	if (argc > 2 || (argc == 2 && ((id = strtoll(argv[1], &end, 10)) <= 0 || *end)))
+	if (argc > 2 || (argc == 2 && ((id = strtoll(argv[1], &end, 10)) <= 0 || *end))) {
+		cli_error("jobs: %s", argc > 2 ? "one job id at most" : "a job id is a positive number");
 		return cli_usage("jobs");
+	}
 	err_clear();
 	if ((error = repo_open(&repo, cli->repo)) == 0) {
 		if (argc == 2 && (error = job_status_text(&out, repo, id)) == 0)
