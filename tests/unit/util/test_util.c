@@ -22,6 +22,7 @@
 #include "util/array.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/utf8.h"
 #include "util/fsutil.h"
 #include "util/kv.h"
 #include "testfs.h"
@@ -51,6 +52,23 @@ static void test_err_wraps_last(void **state)
 			    "coco/trunc.json: line 149, column 119: premature end of input (again)");
 	err_clear();
 	assert_string_equal(err_msg(-ENOENT), strerror(ENOENT));
+}
+
+static void test_utf8(void **state)
+{
+	(void)state;
+	assert_true(utf8_valid(""));
+	assert_true(utf8_valid("traffic light"));
+	assert_true(utf8_valid("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\x88"));  /* 2-, 3- and 4-byte forms */
+	assert_false(utf8_valid("\xff\xfe"));
+	assert_false(utf8_valid("\xc0\xaf"));          /* overlong '/' */
+	assert_false(utf8_valid("\xe0\x80\xaf"));      /* overlong, 3 bytes */
+	assert_false(utf8_valid("\xed\xa0\x80"));      /* a surrogate */
+	assert_false(utf8_valid("\xf4\x90\x80\x80"));  /* past U+10FFFF */
+	assert_false(utf8_valid("\xc3"));              /* cut short */
+	assert_false(utf8_has_control("a b"));
+	assert_true(utf8_has_control("a\tb"));
+	assert_true(utf8_has_control("a\x7f"));
 }
 
 static void test_buf_invariants(void **state)
@@ -434,6 +452,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_err_wraps_last),
+		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_array_grow),
 		cmocka_unit_test(test_buf_invariants),
 		cmocka_unit_test(test_buf_many_appends),
