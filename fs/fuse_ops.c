@@ -699,13 +699,24 @@ static FILE *open_log(struct repo *repo, const struct fs_mount_opts *opts)
 	return fopen(path, "a");
 }
 
+/*
+ * libfuse's messages, one log line each.  libfuse sends some in pieces
+ * ("unknown option(s): `", "-o ", "bogus'\n"): they are gathered until the
+ * newline that ends the message.
+ */
 static void fuse_log_sink(enum fuse_log_level level, const char *fmt, va_list ap)
 {
-	char msg[1024];
+	static _Thread_local char line[1024];
+	size_t len = strlen(line);
+	char *nl;
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	msg[strcspn(msg, "\n")] = '\0';
-	LOG_AT((int)level, "fuse: %s", msg);
+	vsnprintf(line + len, sizeof(line) - len, fmt, ap);
+	if (!(nl = strchr(line, '\n')) && strlen(line) < sizeof(line) - 1)
+		return;
+	if (nl)
+		*nl = '\0';
+	LOG_AT((int)level, "fuse: %s", line + (strncmp(line, "fuse: ", 6) ? 0 : 6));
+	line[0] = '\0';
 }
 
 int fs_mount_run(struct repo *repo, const struct fs_mount_opts *opts)
