@@ -7,7 +7,13 @@
  * back before returning, so any step can be re-run after a restart.  The
  * dataset changes in exactly two places, both all-or-nothing: import_coco
  * (one transaction) and version_commit.  Everything before them only talks
- * to CVAT, so a failure anywhere leaves the dataset as it was.
+ * to CVAT, so a failure anywhere leaves the dataset as it was -- except for
+ * a batch the verb made for the job (size=...), which the failing job
+ * removes again as long as CVAT has no task for it (unmake_batch).
+ *
+ * One task per batch: the verb refuses to send a labeled batch again and
+ * resumes a batch's existing task instead of making another (run_guard);
+ * only new_task=yes asks for a second task on purpose.
  */
 #include "pipeline.h"
 
