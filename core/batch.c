@@ -43,12 +43,22 @@ int batch_opts_parse(struct batch_opts *out, const struct kv *kv, const struct r
 	return 0;
 }
 
-/* Give items[i].name a unique name: "a.jpg", then "a_1.jpg", "a_2.jpg", ... */
+/*
+ * Give items[i].name a unique name: "a.jpg", then "a_1.jpg", "a_2.jpg", ...
+ * Control characters (a newline in an uploaded file's name) become '_':
+ * the name is a path in filelist.txt and manifest.tsv, one per line.
+ */
 static void unique_names(struct catalog_batch_item *items, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		const char *orig = items[i].img.name;
-		const char *dot = strrchr(orig, '.');
+		char orig[sizeof(items[i].name)];
+		const char *dot;
+
+		snprintf(orig, sizeof(orig), "%s", items[i].img.name);
+		for (char *c = orig; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				*c = '_';
+		dot = strrchr(orig, '.');
 		size_t stem = dot && dot != orig ? (size_t)(dot - orig) : strlen(orig);
 
 		snprintf(items[i].name, sizeof(items[i].name), "%s", orig);

@@ -3,7 +3,9 @@
  * directory below it, a claim per closed file, group ingest.
  *
  * Events.  IN_CLOSE_WRITE (a writer closed a file) and IN_MOVED_TO (rsync
- * renames ".name.XXXXXX" to "name"; mv into the tree) name a candidate.  A
+ * renames ".name.XXXXXX" to "name"; mv into the tree) name a candidate, and
+ * so does IN_CREATE of a hard link (ln: a new name, no close; see
+ * linked_in(); the lease still decides whether it is taken).  A
  * new directory (IN_CREATE or IN_MOVED_TO with IN_ISDIR) gets a watch and
  * is then listed, since files may land in it before the watch exists; a
  * directory moved away loses its watches.  IN_Q_OVERFLOW (events were lost)
@@ -651,6 +653,21 @@ static void rescan_all(struct dropzone *dz)
 	scan_contents(dz, dz->dir);
 }
 
+/*
+ * Whether the name an IN_CREATE announced is a link to a file that already
+ * has bytes or other links (ln, cp -l, linkat of an O_TMPFILE): that sends
+ * no close event.  A file made by open(2) is empty and has one link until
+ * its writer, who holds it open, writes to it; such a file is left to its
+ * close.  Taking it now could rename it in the moment between the create
+ * and the open that writes it, which no lease can see.
+ */
+static int linked_in(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_nlink > 1 || st.st_size > 0);
+}
+
 static void handle_event(struct dropzone *dz, const struct inotify_event *ev)
 {
 	const char *dir;
@@ -681,7 +698,8 @@ static void handle_event(struct dropzone *dz, const struct inotify_event *ev)
 			watch_drop_tree(dz, path);
 		else if (ev->mask & (IN_CREATE | IN_MOVED_TO))
 			scan_dir(dz, path);
-	} else if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) {
+	} else if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO) ||
+		   (ev->mask & IN_CREATE && linked_in(path))) {
 		claim(dz, path, ev->name);
 	}
 	free(path);
@@ -806,6 +824,8 @@ static void group_done(void *arg, struct ingest_item *items, size_t n, int error
 		}
 		if (it->res.status == INGEST_REJECTED) {
 			rejected++;
+			LOG_W("incoming: rejected %s: %s (kept as rejected/%s)", it->name,
+			      it->res.reason, it->res.kept_as);
 			snprintf(path, sizeof(path), "%s/%s", dz->repo->rejected_dir, it->res.kept_as);
 			unmark_path(path);
 		} else {

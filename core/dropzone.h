@@ -12,6 +12,7 @@
  *    .rejected, hidden files; the rename to the final name brings it in);
  *  - only regular files are ingested (symlinks, FIFOs, devices are left);
  *  - the name recorded is the file's base name, not its path under incoming/;
+ *  - a hard link made there (ln) is taken as well, though no one closes it;
  *  - a file is taken only while no one has it open for writing (a read
  *    lease proves it, see dropzone.c); one still being written stays and is
  *    taken when its writer closes it;

@@ -33,6 +33,7 @@
 
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/utf8.h"
 
 struct export {
 	struct export_params params; /* strings point at the copies below */
@@ -78,41 +79,6 @@ int export_split_parse(enum export_split *out, const char *name)
 }
 
 /* ---- build ------------------------------------------------------------ */
-
-static int utf8_valid(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	while (*p) {
-		unsigned char c = *p;
-		int n;
-		uint32_t cp;
-
-		if (c < 0x80) {
-			p++;
-			continue;
-		} else if ((c & 0xe0) == 0xc0) {
-			n = 1, cp = c & 0x1f;
-		} else if ((c & 0xf0) == 0xe0) {
-			n = 2, cp = c & 0x0f;
-		} else if ((c & 0xf8) == 0xf0) {
-			n = 3, cp = c & 0x07;
-		} else {
-			return 0;
-		}
-		for (int k = 1; k <= n; k++) {
-			if ((p[k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (p[k] & 0x3f);
-		}
-		/* Overlong forms, surrogates and values past U+10FFFF. */
-		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-			return 0;
-		p += n + 1;
-	}
-	return 1;
-}
 
 static int id_valid(const char *id)
 {

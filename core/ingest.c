@@ -15,6 +15,7 @@
 #include "store/blob.h"
 #include "store/blob_hash.h"
 #include "util/err.h"
+#include "util/fault.h"
 #include "util/fsutil.h"
 #include "util/log.h"
 
@@ -63,10 +64,55 @@ static int copy_file(const char *src, const char *dst)
 	return error;
 }
 
+#define REASON_EXT ".reason"
+/* fs_write_file_atomic writes "<path>.tmp.XXXXXX" first. */
+#define ATOMIC_TMP_EXT ".tmp.XXXXXX"
+
+/* FNV-1a: a short tag that tells cut names apart. */
+static uint32_t name_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	while (*s)
+		h = (h ^ (uint8_t)*s++) * 16777619u;
+	return h;
+}
+
+/*
+ * Candidate `i` (0, 1, ...) under rejected/ for a file named `name`:
+ * "name", then "name.1", "name.2" ...  The name is cut when
+ * "<candidate>.reason" (and the temporary it is written through) would not
+ * fit in NAME_MAX: the start of the stem, "~" and a hash of the whole name,
+ * then the extension, so it still says what it was and stays unique.
+ */
+static void rejected_name(char out[CATALOG_NAME_MAX], const char *name, int i)
+{
+	char suffix[16] = "", tag[16];
+	size_t len = strlen(name), max, ext = 0, stem;
+	const char *dot = strrchr(name, '.');
+
+	if (i)
+		snprintf(suffix, sizeof(suffix), ".%d", i);
+	max = NAME_MAX - strlen(REASON_EXT ATOMIC_TMP_EXT) - strlen(suffix);
+	if (len <= max) {
+		snprintf(out, CATALOG_NAME_MAX, "%s%s", name, suffix);
+		return;
+	}
+	if (dot && dot != name && strlen(dot) <= 16)
+		ext = strlen(dot);
+	snprintf(tag, sizeof(tag), "~%08x", (unsigned)name_hash(name));
+	stem = max - ext - strlen(tag);
+	while (stem > 0 && ((uint8_t)name[stem] & 0xc0) == 0x80)
+		stem--; /* not in the middle of a UTF-8 character */
+	snprintf(out, CATALOG_NAME_MAX, "%.*s%s%s%s", (int)stem, name, tag, name + len - ext, suffix);
+}
+
 /*
  * Keep a refused file: copy (or, with `move`, rename) `path` to
- * rejected/<name> (a numeric suffix keeps names unique) and write the
- * reason beside it.  The chosen name goes into kept_as[CATALOG_NAME_MAX].
+ * rejected/<kept_as> (see rejected_name) and write the reason beside it in
+ * <kept_as>.reason.  The chosen name goes into kept_as[CATALOG_NAME_MAX].
+ * All or nothing: when the reason cannot be written, the kept file goes
+ * (a moved one back to `path`), so a retry does not keep it twice.
  */
 static int keep_rejected(struct repo *repo, const char *path, const char *name,
 			 const char *reason, int move, char *kept_as)
@@ -76,12 +122,9 @@ static int keep_rejected(struct repo *repo, const char *path, const char *name,
 
 	/* A ".reason" name of our own must not be shadowed by a user file. */
 	for (int i = 0; i < 10000 && error == -EEXIST; i++) {
-		if (i == 0)
-			snprintf(kept_as, CATALOG_NAME_MAX, "%s", name);
-		else
-			snprintf(kept_as, CATALOG_NAME_MAX, "%s.%d", name, i);
+		rejected_name(kept_as, name, i);
 		snprintf(dst, sizeof(dst), "%s/%s", repo->rejected_dir, kept_as);
-		snprintf(rpath, sizeof(rpath), "%s.reason", dst);
+		snprintf(rpath, sizeof(rpath), "%s" REASON_EXT, dst);
 		if (access(rpath, F_OK) == 0 || access(dst, F_OK) == 0) {
 			error = -EEXIST;
 			continue;
@@ -96,9 +139,17 @@ static int keep_rejected(struct repo *repo, const char *path, const char *name,
 	if (error)
 		return error;
 	snprintf(text, sizeof(text), "%s\n", reason);
-	if ((error = fs_write_file_atomic(rpath, text, strlen(text), 0644)) < 0)
+	if (fault_sim(FAULT_INGEST_REASON))
+		error = err_set(-ENOSPC, "cannot write %s: %s", rpath, strerror(ENOSPC));
+	else
+		error = fs_write_file_atomic(rpath, text, strlen(text), 0644);
+	if (error < 0) {
+		if (!move)
+			unlink(dst);
+		else if (rename(dst, path) < 0)
+			LOG_E("ingest: cannot put %s back to %s: %s", dst, path, strerror(errno));
 		return error;
-	LOG_W("ingest: rejected %s: %s (kept as rejected/%s)", name, reason, kept_as);
+	}
 	return 0;
 }
 

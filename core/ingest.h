@@ -6,7 +6,10 @@
  * original base name; the same bytes twice are recorded once.  A refused
  * file is never lost: it is kept in DIR/rejected/<name> with
  * DIR/rejected/<name>.reason beside it (the mount shows both under
- * incoming/.rejected/), and the reason is logged.
+ * incoming/.rejected/); a name too long for "<name>.reason" is cut, keeping
+ * its extension and adding a hash ("<start>~1a2b3c4d.jpg").  The caller
+ * reports the rejection (ingest_result.reason, .kept_as): ingest does not
+ * log it, so it is told once.
  *
  * The blob is written before the catalog row, so a crash at any point
  * leaves at worst an unreferenced blob, which a re-ingest adopts.

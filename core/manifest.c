@@ -34,23 +34,6 @@ void manifest_fmt_double(char *out, double v)
 	}
 }
 
-static int put_escaped(struct buf *b, const char *s)
-{
-	const char *run = s;
-	int error = 0;
-
-	for (; *s && !error; s++) {
-		const char *esc = *s == '\\' ? "\\\\" : *s == '\t' ? "\\t" : *s == '\n' ? "\\n"
-				: *s == '\r' ? "\\r" : NULL;
-		if (!esc)
-			continue;
-		if ((error = buf_put(b, run, (size_t)(s - run))) == 0)
-			error = buf_puts(b, esc);
-		run = s + 1;
-	}
-	return error ? error : buf_puts(b, run);
-}
-
 struct ls_out {
 	char name[CATALOG_NAME_MAX];
 	struct buf classes, config, labels, anns;
@@ -86,8 +69,8 @@ static int on_image(const struct catalog_image *img, void *payload)
 	w->n_images++;
 	if ((error = buf_printf(b, "%s\t%s\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t", img->id, img->ext,
 				img->bytes, img->width, img->height)) < 0 ||
-	    (error = put_escaped(b, img->name)) < 0 || (error = buf_puts(b, "\t")) < 0 ||
-	    (error = put_escaped(b, img->source)) < 0)
+	    (error = buf_put_tsv(b, img->name)) < 0 || (error = buf_puts(b, "\t")) < 0 ||
+	    (error = buf_put_tsv(b, img->source)) < 0)
 		return error;
 	return buf_printf(b, "\t%s\n", img->ingested_at);
 }
@@ -113,7 +96,7 @@ static int on_label_set(const char *name, const char *const *classes, size_t n, 
 	buf_init(&l->anns);
 	l->n_classes = n;
 	for (size_t i = 0; i < n && !error; i++)
-		if ((error = put_escaped(&l->classes, classes[i])) == 0)
+		if ((error = buf_put_tsv(&l->classes, classes[i])) == 0)
 			error = buf_puts(&l->classes, "\n");
 	/* The split as configured now: a version keeps it even if dsfs.yaml changes later. */
 	export_split_config(w->repo, name, &split, &seed);
@@ -140,8 +123,8 @@ static int on_label(const char *ls, const char *image_id, const char *batch_id, 
 	l->n_labeled++;
 	w->n_labeled++;
 	if ((error = buf_printf(&l->labels, "%s\t", image_id)) < 0 ||
-	    (error = put_escaped(&l->labels, batch_id)) < 0 || (error = buf_puts(&l->labels, "\t")) < 0 ||
-	    (error = put_escaped(&l->labels, source)) < 0)
+	    (error = buf_put_tsv(&l->labels, batch_id)) < 0 || (error = buf_puts(&l->labels, "\t")) < 0 ||
+	    (error = buf_put_tsv(&l->labels, source)) < 0)
 		return error;
 	return buf_puts(&l->labels, "\n");
 }
@@ -170,9 +153,9 @@ static int on_exclusion(const char *id, const char *ls, const char *reason, void
 
 	w->n_exclusions++;
 	if ((error = buf_printf(&w->exclusions, "%s\t", id)) < 0 ||
-	    (error = put_escaped(&w->exclusions, ls)) < 0 ||
+	    (error = buf_put_tsv(&w->exclusions, ls)) < 0 ||
 	    (error = buf_puts(&w->exclusions, "\t")) < 0 ||
-	    (error = put_escaped(&w->exclusions, reason ? reason : "")) < 0)
+	    (error = buf_put_tsv(&w->exclusions, reason ? reason : "")) < 0)
 		return error;
 	return buf_puts(&w->exclusions, "\n");
 }

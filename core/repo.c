@@ -2,10 +2,12 @@
 #include "repo.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -108,6 +110,73 @@ int repo_open(struct repo **out, const char *dir)
 fail:
 	repo_free(repo);
 	return error;
+}
+
+void repo_catalog_close(struct repo *repo)
+{
+	catalog_free(repo->cat);
+	repo->cat = NULL;
+}
+
+int repo_catalog_reopen(struct repo *repo)
+{
+	char path[PATH_MAX];
+
+	if (repo->cat)
+		return 0;
+	snprintf(path, sizeof(path), "%s/catalog.db", repo->dir);
+	return catalog_open(&repo->cat, path);
+}
+
+/* Where dataset `dir` is mounted, from /proc/mounts (fsname "dsfs:DIR"), into out[size]; 1 if found. */
+static int find_mountpoint(char *out, size_t size, const char *dir)
+{
+	char line[2 * PATH_MAX + 64], want[PATH_MAX + 8];
+	FILE *f = fopen("/proc/mounts", "re");
+	int found = 0;
+
+	snprintf(want, sizeof(want), "dsfs:%s ", dir);
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *mp = line + strlen(want), *end;
+
+		if (strncmp(line, want, strlen(want)) || !(end = strchr(mp, ' ')))
+			continue;
+		snprintf(out, size, "%.*s", (int)(end - mp), mp);
+		found = 1;
+	}
+	fclose(f);
+	return found;
+}
+
+int repo_mount_lock(struct repo *repo, int *fd)
+{
+	char path[PATH_MAX], where[PATH_MAX];
+	int lfd;
+
+	*fd = -1;
+	snprintf(path, sizeof(path), "%s/mount.lock", repo->dir);
+	if ((lfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
+		return err_set(-errno, "cannot open %s: %s", path, strerror(errno));
+	while (flock(lfd, LOCK_EX | LOCK_NB) < 0) {
+		int error = errno;
+
+		if (error == EWOULDBLOCK && !find_mountpoint(where, sizeof(where), repo->dir)) {
+			/* Unmounted, and its daemon still ingests what was closed before: wait for it. */
+			LOG_AT(LOG_NOTICE, "waiting for the previous mount's daemon of %s to finish", repo->dir);
+			if (flock(lfd, LOCK_EX) == 0)
+				break;
+			error = errno;
+		}
+		close(lfd);
+		if (error != EWOULDBLOCK)
+			return err_set(-error, "cannot lock %s: %s", path, strerror(error));
+		return err_set(-EBUSY, "%s is mounted already, on %s: unmount it first "
+			       "(dsfs umount %s)", repo->dir, where, where);
+	}
+	*fd = lfd;
+	return 0;
 }
 
 int repo_history(struct history **out, struct repo *repo)

@@ -39,6 +39,22 @@ int repo_init(const char *dir);
 int repo_open(struct repo **out, const char *dir);
 /* Close; a command that changed the catalog first tells a running mount (core/mountlink). */
 void repo_free(struct repo *repo);
+/*
+ * Close the catalog before a fork and open it again in the child.  SQLite's
+ * locks are POSIX locks, which belong to the process that took them: a
+ * connection carried across fork() holds none in the child, and another
+ * process then believes itself the last user of the database and deletes
+ * its WAL under the mount (SQLite: "do not open a database before fork").
+ */
+void repo_catalog_close(struct repo *repo);
+int repo_catalog_reopen(struct repo *repo);
+/*
+ * One mount per dataset: take DIR/mount.lock (flock, which, unlike SQLite's
+ * POSIX locks, the daemon keeps across its fork) for as long as *fd stays
+ * open.  Two mounts would run two drop zones on one incoming/ and lose
+ * files between them.  -EBUSY, naming the other mount point, if taken.
+ */
+int repo_mount_lock(struct repo *repo, int *fd);
 /* The history, opened on first call (borrowed from repo). */
 int repo_history(struct history **out, struct repo *repo);
 /* "<dir>/<rel>" into out[size]; -ENAMETOOLONG. */

@@ -39,6 +39,45 @@ static size_t split_list(char *s, const char **v, size_t max)
 	return n;
 }
 
+/*
+ * Split a comma separated list of class names in place into `v` (at most
+ * max), trimming the spaces around each: a class name may hold spaces
+ * ("traffic light", as in COCO and CVAT).
+ */
+static size_t split_classes(char *s, const char **v, size_t max)
+{
+	size_t n = 0;
+
+	for (char *tok = strtok(s, ","); tok && n < max; tok = strtok(NULL, ",")) {
+		char *end = tok + strlen(tok);
+
+		while (*tok == ' ')
+			tok++;
+		while (end > tok && end[-1] == ' ')
+			*--end = '\0';
+		if (*tok)
+			v[n++] = tok;
+	}
+	return n;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Sort v[0..n) and drop repeats (an id listed twice counts once); the new n. */
+static size_t unique_strings(const char **v, size_t n)
+{
+	size_t m = 0;
+
+	qsort(v, n, sizeof(*v), cmp_str);
+	for (size_t i = 0; i < n; i++)
+		if (!m || strcmp(v[m - 1], v[i]))
+			v[m++] = v[i];
+	return m;
+}
+
 static int run_exclude_include(struct repo *repo, const struct kv *args, struct buf *out, int exclude)
 {
 	static const char *const keys_ex[] = { "images", "label_set", "reason", NULL };
@@ -61,7 +100,7 @@ static int run_exclude_include(struct repo *repo, const struct kv *args, struct 
 		free(copy);
 		return err_set(-ENOMEM, "out of memory");
 	}
-	n = split_list(copy, ids, strlen(list) / 2 + 1);
+	n = unique_strings(ids, split_list(copy, ids, strlen(list) / 2 + 1));
 	error = exclude ? catalog_exclude(repo->cat, ids, n, ls, reason)
 			: catalog_include(repo->cat, ids, n, ls, &removed);
 	if (!error)
@@ -132,7 +171,7 @@ static int run_labelset(struct repo *repo, const struct kv *args, struct buf *ou
 			free(v);
 			return err_set(-ENOMEM, "out of memory");
 		}
-		size_t cnt = split_list(copy, v, strlen(list) / 2 + 1);
+		size_t cnt = split_classes(copy, v, strlen(list) / 2 + 1);
 		error = catalog_labelset_add_classes(repo->cat, name, v, cnt, &added);
 		free(copy);
 		free(v);

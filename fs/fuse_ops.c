@@ -552,6 +552,18 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	fuse_reply_err(req, EROFS);
 }
 
+static void fs_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, const char *name)
+{
+	(void)target; (void)parent; (void)name;
+	fuse_reply_err(req, EROFS);   /* not ENOSYS: nothing here takes new names */
+}
+
+static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char *name)
+{
+	(void)ino; (void)parent; (void)name;
+	fuse_reply_err(req, EROFS);
+}
+
 static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	(void)parent; (void)name;
@@ -602,6 +614,8 @@ static const struct fuse_lowlevel_ops fs_ops = {
 	.create = fs_create,
 	.mknod = fs_mknod,
 	.mkdir = fs_mkdir,
+	.symlink = fs_symlink,
+	.link = fs_link,
 	.unlink = fs_unlink,
 	.rmdir = fs_rmdir,
 	.rename = fs_rename,
@@ -702,7 +716,7 @@ int fs_mount_run(struct repo *repo, const struct fs_mount_opts *opts)
 	struct node root = { 0 };
 	FILE *logf = NULL;
 	char fsname[PATH_MAX + 16];
-	int error = 0;
+	int error = 0, lock_fd = -1;
 
 	fuse_set_log_func(fuse_log_sink);
 	pthread_mutex_init(&fs.lock, NULL);
@@ -717,6 +731,8 @@ int fs_mount_run(struct repo *repo, const struct fs_mount_opts *opts)
 		error = err_set(-errno, "mount point %s: %s", opts->mountpoint, strerror(errno));
 		goto done;
 	}
+	if ((error = repo_mount_lock(repo, &lock_fd)) < 0)
+		goto done;
 	if ((error = node_table_init(&fs)) < 0 || (error = dropzone_open(&fs.dropzone, repo)) < 0 ||
 	    (error = views_init(&fs)) < 0 || (error = versions_init(&fs)) < 0)
 		goto done;
@@ -726,7 +742,6 @@ int fs_mount_run(struct repo *repo, const struct fs_mount_opts *opts)
 	root.name = "";
 	root.refs = 1;
 	fs.root = &root;
-	fs.gen = catalog_generation(repo->cat);
 
 	snprintf(fsname, sizeof(fsname), "-ofsname=dsfs:%s,subtype=dsfs", repo->dir);
 	if (fuse_opt_add_arg(&args, "dsfs") || fuse_opt_add_arg(&args, fsname) ||
@@ -758,11 +773,20 @@ int fs_mount_run(struct repo *repo, const struct fs_mount_opts *opts)
 		}
 		log_set_sink(logf);
 	}
+	/* The daemon's catalog connection is opened in the daemon (see repo_catalog_close). */
+	if (!opts->foreground)
+		repo_catalog_close(repo);
 	if (fuse_daemonize(opts->foreground) != 0) {
 		error = err_set(-EIO, "cannot daemonize");
 		fuse_session_unmount(fs.se);
 		goto done;
 	}
+	if ((error = repo_catalog_reopen(repo)) < 0) {
+		LOG_E("%s", err_last());
+		fuse_session_unmount(fs.se);
+		goto done;
+	}
+	fs.gen = catalog_generation(repo->cat);
 	log_write(LOG_NOTICE, "mounted %s on %s", repo->dir, fs.mountpoint);
 	dropzone_set_notify(fs.dropzone, dropzone_changed, &fs);
 	if ((error = dropzone_start(fs.dropzone)) < 0) {
@@ -809,6 +833,8 @@ done:
 	node_table_release(&fs);
 	dropzone_close(fs.dropzone); /* ingests what was closed before the unmount */
 	fs.dropzone = NULL;
+	if (lock_fd >= 0)
+		close(lock_fd);   /* after the drop zone's last ingest: the next mount may start */
 	views_release(&fs);
 	versions_release(&fs);
 	images_index_release(&fs);

@@ -76,12 +76,22 @@ static int ctl_write(struct fs *fs, struct node *n, const char *src, size_t size
 	int error;
 
 	(void)off; /* `echo cmd >> ctl/verb` writes past the old content */
-	if (nl && (size_t)(nl - src) + 1 < size) {
-		LOG_W("ctl/%s: more than one line in one write", v->name);
+	err_clear();
+	if (nl && (size_t)(nl - src) + 1 < size)
+		error = err_set(-EINVAL, "more than one line in one write: write one command per write(2)");
+	else if (memchr(src, '\0', size))
+		error = err_set(-EINVAL, "a NUL byte in the command line");
+	else
+		error = buf_put(&line, src, nl ? (size_t)(nl - src) : size);
+	if (error < 0) {
+		/* Refused before it ran: the outcome says why, as for a verb's own errors. */
+		pthread_mutex_lock(&s->mu);
+		buf_reset(&s->last);
+		buf_printf(&s->last, "status: error\nerror: %s\n", err_msg(error));
+		pthread_mutex_unlock(&s->mu);
+		LOG_W("ctl/%s: %s", v->name, err_msg(error));
 		return -EINVAL;
 	}
-	if ((error = buf_put(&line, src, nl ? (size_t)(nl - src) : size)) < 0)
-		return error; /* a buf is always NUL-terminated: line.ptr is the command */
 	incoming_drain(fs); /* a verb sees every upload closed before it */
 	pthread_mutex_lock(&s->mu);
 	error = verb_run_line(fs->repo, v->name, line.ptr, &out);

@@ -15,6 +15,7 @@
 #include "util/array.h"
 #include "util/err.h"
 #include "util/fsutil.h"
+#include "util/utf8.h"
 
 static void now(char out[24])
 {
@@ -137,8 +138,10 @@ int catalog_labelset_add_classes(struct catalog *cat, const char *name, const ch
 	int error;
 
 	for (size_t i = 0; i < n; i++) {
-		if (!names[i][0] || strlen(names[i]) > 64 || strchr(names[i], '\n') || strchr(names[i], '\t'))
-			return err_set(-EINVAL, "bad class name '%s' (1-64 characters, no tabs or newlines)", names[i]);
+		if (!names[i][0] || strlen(names[i]) > 64 || !utf8_valid(names[i]) ||
+		    utf8_has_control(names[i]))
+			return err_set(-EINVAL, "bad class name '%s' (1-64 bytes of UTF-8 text, no tabs, "
+				       "newlines or other control characters)", names[i]);
 	}
 	pthread_mutex_lock(&cat->lock);
 	if ((error = cat_begin(cat)) < 0)
@@ -180,10 +183,41 @@ int catalog_labelsets(struct catalog *cat, char ***out, size_t *n)
 
 /* ---- exclusions ---- */
 
+/*
+ * The arguments of an exclude or include name what exists: each image, and
+ * the label set if one is given (a row for a label set that does not exist
+ * would sit there unseen and apply to one created later).
+ */
+static int check_targets(struct catalog *cat, const char *const *ids, size_t n, const char *label_set)
+{
+	sqlite3_stmt *chk = NULL;
+	int error;
+
+	if (label_set && *label_set) {
+		if ((error = cat_prep(cat, "SELECT 1 FROM label_sets WHERE name = ?1", &chk)) < 0)
+			return error;
+		cat_bind_text(chk, 1, label_set);
+		error = sqlite3_step(chk) == SQLITE_ROW ? 0 : err_set(-ENOENT, "no label set '%s'", label_set);
+		sqlite3_finalize(chk);
+		if (error)
+			return error;
+	}
+	if ((error = cat_prep(cat, "SELECT 1 FROM images WHERE image_id = ?1", &chk)) < 0)
+		return error;
+	for (size_t i = 0; i < n && !error; i++) {
+		sqlite3_reset(chk);
+		cat_bind_text(chk, 1, ids[i]);
+		if (sqlite3_step(chk) != SQLITE_ROW)
+			error = err_set(-ENOENT, "no image %s", ids[i]);
+	}
+	sqlite3_finalize(chk);
+	return error;
+}
+
 int catalog_exclude(struct catalog *cat, const char *const *ids, size_t n, const char *label_set,
 		    const char *reason)
 {
-	sqlite3_stmt *chk = NULL, *ins = NULL;
+	sqlite3_stmt *ins = NULL;
 	char ts[24];
 	int error;
 
@@ -193,17 +227,11 @@ int catalog_exclude(struct catalog *cat, const char *const *ids, size_t n, const
 	pthread_mutex_lock(&cat->lock);
 	if ((error = cat_begin(cat)) < 0)
 		goto out;
-	if ((error = cat_prep(cat, "SELECT 1 FROM images WHERE image_id = ?1", &chk)) < 0 ||
+	if ((error = check_targets(cat, ids, n, label_set)) < 0 ||
 	    (error = cat_prep(cat, "INSERT OR REPLACE INTO exclusions(image_id, label_set, reason, created_at)"
 			       " VALUES(?1, ?2, ?3, ?4)", &ins)) < 0)
 		goto end;
 	for (size_t i = 0; i < n; i++) {
-		sqlite3_reset(chk);
-		cat_bind_text(chk, 1, ids[i]);
-		if (sqlite3_step(chk) != SQLITE_ROW) {
-			error = err_set(-ENOENT, "no image %s", ids[i]);
-			goto end;
-		}
 		sqlite3_reset(ins);
 		cat_bind_text(ins, 1, ids[i]);
 		cat_bind_text(ins, 2, label_set);
@@ -213,7 +241,6 @@ int catalog_exclude(struct catalog *cat, const char *const *ids, size_t n, const
 			goto end;
 	}
 end:
-	sqlite3_finalize(chk);
 	sqlite3_finalize(ins);
 	error = cat_end(cat, error);
 out:
@@ -231,8 +258,9 @@ int catalog_include(struct catalog *cat, const char *const *ids, size_t n, const
 	pthread_mutex_lock(&cat->lock);
 	if ((error = cat_begin(cat)) < 0)
 		goto out;
-	if ((error = cat_prep(cat, "DELETE FROM exclusions WHERE image_id = ?1 AND (?2 IS NULL OR label_set = ?2)",
-			  &del)) < 0)
+	if ((error = check_targets(cat, ids, n, label_set)) < 0 ||
+	    (error = cat_prep(cat, "DELETE FROM exclusions WHERE image_id = ?1 AND (?2 IS NULL OR label_set = ?2)",
+			      &del)) < 0)
 		goto end;
 	for (size_t i = 0; i < n; i++) {
 		sqlite3_reset(del);

@@ -4,15 +4,23 @@
 #include "core/repo.h"
 #include "store/catalog.h"
 #include "tools/cli.h"
+#include "util/buf.h"
 #include "util/err.h"
 
+/* One line per image; the name and source escaped as in the manifests (a name may hold a tab or newline). */
 static int print_image(const struct catalog_image *img, void *payload)
 {
+	struct buf name = BUF_INIT, source = BUF_INIT;
+	int error;
+
 	(void)payload;
-	printf("%s\t%s\t%lld\t%lld\t%lld\t%s\t%s\t%s\n", img->id, img->ext, (long long)img->bytes,
-	       (long long)img->width, (long long)img->height, img->name, img->source,
-	       img->ingested_at);
-	return 0;
+	if ((error = buf_put_tsv(&name, img->name)) == 0 && (error = buf_put_tsv(&source, img->source)) == 0)
+		printf("%s\t%s\t%lld\t%lld\t%lld\t%s\t%s\t%s\n", img->id, img->ext,
+		       (long long)img->bytes, (long long)img->width, (long long)img->height, name.ptr,
+		       source.ptr, img->ingested_at);
+	buf_release(&name);
+	buf_release(&source);
+	return error;
 }
 
 int cmd_images(struct cli *cli, int argc, char **argv)
@@ -22,7 +30,8 @@ int cmd_images(struct cli *cli, int argc, char **argv)
 
 	if (cli_wants_help(argc, argv)) {
 		printf("usage: dsfs images\n\nList every image in the catalog, one per line, tab-separated:\n"
-		       "image_id ext bytes width height name source ingested_at\n");
+		       "image_id ext bytes width height name source ingested_at\n"
+		       "(a backslash, tab or newline in a name or source is written \\\\, \\t, \\n).\n");
 		return 0;
 	}
 	if (argc != 1)

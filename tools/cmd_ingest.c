@@ -1,5 +1,6 @@
 /* dsfs ingest [--source ID] FILE|DIR...: add images from the local file system. */
 #include <dirent.h>
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -28,6 +29,10 @@ struct tally {
 struct run {
 	struct ingest_pipe *pipe;
 	const char *source;
+	const char *repo_dir;   /* realpath of the dataset */
+	dev_t repo_dev;         /* ...and its identity, met while walking */
+	ino_t repo_ino;
+	int quiet;
 	struct tally t;
 	struct ingest_item items[2][INGEST_GROUP];
 	size_t n;   /* items filled in items[cur] */
@@ -51,8 +56,8 @@ static void group_done(void *arg, struct ingest_item *items, size_t n, int error
 			t->failed++;
 		} else if (it->res.status == INGEST_REJECTED) {
 			t->rejected++;
-			fprintf(stderr, "dsfs: rejected %s: %s (kept as rejected/%s)\n", it->path,
-				it->res.reason, it->res.kept_as);
+			cli_error("rejected %s: %s (kept as rejected/%s)", it->path, it->res.reason,
+				  it->res.kept_as);
 		} else if (it->res.status == INGEST_ADDED) {
 			t->added++;
 		} else {
@@ -94,23 +99,70 @@ static int compare_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Files in name order, so ingest order (and so "newest") is predictable. */
-static int ingest_tree(struct run *r, const char *path)
+/* Whether `real` (a resolved path) is the dataset or lies inside it. */
+static int in_dataset(const struct run *r, const char *real)
+{
+	size_t len = strlen(r->repo_dir);
+
+	return !strncmp(real, r->repo_dir, len) &&
+	       (real[len] == '\0' || real[len] == '/' || !strcmp(r->repo_dir, "/"));
+}
+
+/* A path met while walking: told on stderr (unless -q), not a failure. */
+static void skipped(const struct run *r, const char *path, const char *why)
+{
+	if (!r->quiet)
+		fprintf(stderr, "dsfs: ingest: skipped %s: %s\n", path, why);
+}
+
+/*
+ * Files in name order, so ingest order (and so "newest") is predictable.
+ * `arg`: `path` was given on the command line; what cannot be ingested
+ * there is an error (counted as failed), while inside a directory it is
+ * skipped with a note.  The dataset's own tree is never ingested: its
+ * files (catalog.db, rejected/, the blobs) are not input.
+ */
+static int ingest_tree(struct run *r, const char *path, int arg)
 {
 	struct stat st;
 	struct dirent *e;
-	char **names = NULL;
+	char **names = NULL, *real;
 	size_t n = 0, cap = 0;
 	DIR *d;
-	int error = 0;
+	int error = 0, inside, link = 0;
 
-	if (stat(path, &st) < 0) {
+	if (lstat(path, &st) < 0 || ((link = S_ISLNK(st.st_mode)) && stat(path, &st) < 0)) {
 		cli_error("ingest: %s: %s", path, strerror(errno));
 		r->t.failed++;
 		return 0;
 	}
-	if (!S_ISDIR(st.st_mode))
-		return S_ISREG(st.st_mode) ? ingest_one(r, path) : 0;
+	/* Walking from above meets the dataset's root; an argument or a symlink may lead anywhere in it. */
+	inside = S_ISDIR(st.st_mode) && st.st_dev == r->repo_dev && st.st_ino == r->repo_ino;
+	if (!inside && (arg || link) && (real = realpath(path, NULL))) {
+		inside = in_dataset(r, real);
+		free(real);
+	}
+	if (inside && arg) {
+		cli_error("ingest: %s is inside the dataset %s: not ingested (copy new files into "
+			  "the mount's incoming/, or give a path outside the dataset)", path, r->repo_dir);
+		r->t.failed++;
+		return 0;
+	}
+	if (inside) {
+		skipped(r, path, "inside the dataset");
+		return 0;
+	}
+	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+		if (arg) {
+			cli_error("ingest: %s: not a regular file or directory, skipped", path);
+			r->t.failed++;
+		} else {
+			skipped(r, path, "not a regular file or directory");
+		}
+		return 0;
+	}
+	if (S_ISREG(st.st_mode))
+		return ingest_one(r, path);
 	if (!(d = opendir(path))) {
 		cli_error("ingest: %s: %s", path, strerror(errno));
 		r->t.failed++;
@@ -132,7 +184,7 @@ static int ingest_tree(struct run *r, const char *path)
 		qsort(names, n, sizeof(*names), compare_names);
 	for (size_t i = 0; i < n; i++) {
 		if (!error)
-			error = ingest_tree(r, names[i]);
+			error = ingest_tree(r, names[i], 0);
 		free(names[i]);
 	}
 	free(names);
@@ -147,6 +199,7 @@ int cmd_ingest(struct cli *cli, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct repo *repo = NULL;
+	struct stat st;
 	struct run *r;
 	const char *source = "";
 	int c, error = 0;
@@ -162,8 +215,12 @@ int cmd_ingest(struct cli *cli, int argc, char **argv)
 			       "Each image is stored once by content hash and keeps its original base\n"
 			       "name.  Files that are not images, empty or truncated are reported and\n"
 			       "kept in DIR/rejected/ (shown at incoming/.rejected/ in the mount).\n"
+			       "The dataset's own directory is never read: a path inside it is refused,\n"
+			       "and skipped when met while walking.  Only regular files are read: any\n"
+			       "other argument (a FIFO, a device) is an error, and skipped inside a walk.\n"
 			       "  --source ID   record where the images came from\n"
-			       "Exit status: 0 if every file was ingested, 1 if any was rejected or failed.\n");
+			       "Exit status: 0 if every file was ingested, 1 if any was rejected or failed\n"
+			       "or an argument was refused.\n");
 			return 0;
 		default:
 			return cli_usage("ingest");
@@ -182,11 +239,16 @@ int cmd_ingest(struct cli *cli, int argc, char **argv)
 		return 1;
 	}
 	r->source = source;
-	r->t.quiet = cli->quiet;
+	r->t.quiet = r->quiet = cli->quiet;
+	r->repo_dir = repo->dir;
+	if (stat(r->repo_dir, &st) == 0) {
+		r->repo_dev = st.st_dev;
+		r->repo_ino = st.st_ino;
+	}
 	if ((error = ingest_pipe_open(&r->pipe, repo, group_done, r)) < 0)
 		cli_error("ingest: %s", err_msg(error));
 	for (int i = optind; i < argc && !error; i++)
-		error = ingest_tree(r, argv[i]);
+		error = ingest_tree(r, argv[i], 1);
 	if (!error)
 		error = flush_group(r);
 	int e2 = ingest_pipe_close(r->pipe);

@@ -11,8 +11,8 @@
 #include "util/log.h"
 
 static const struct cli_cmd commands[] = {
-	{ "init", cmd_init, "DIR", "create an empty dataset repository" },
-	{ "mount", cmd_mount, "DIR MOUNTPOINT [-f] [-o OPTS]", "serve a dataset as a file system" },
+	{ "init", cmd_init, "[DIR]", "create an empty dataset repository (default: --repo, $DSFS_REPO or .)" },
+	{ "mount", cmd_mount, "[DIR] MOUNTPOINT [-f] [-d] [-o OPTS]", "serve a dataset as a file system" },
 	{ "umount", cmd_umount, "MOUNTPOINT", "unmount a dataset" },
 	{ "ingest", cmd_ingest, "[--source ID] FILE|DIR...", "add JPEG/PNG images to the dataset" },
 	{ "images", cmd_images, "", "list the images in the catalog" },

@@ -108,3 +108,20 @@ void buf_reset(struct buf *b)
 	if (b->cap)
 		b->ptr[0] = '\0';
 }
+
+int buf_put_tsv(struct buf *b, const char *s)
+{
+	const char *run = s;
+	int error = 0;
+
+	for (; *s && !error; s++) {
+		const char *esc = *s == '\\' ? "\\\\" : *s == '\t' ? "\\t" : *s == '\n' ? "\\n"
+				: *s == '\r' ? "\\r" : NULL;
+		if (!esc)
+			continue;
+		if ((error = buf_put(b, run, (size_t)(s - run))) == 0)
+			error = buf_puts(b, esc);
+		run = s + 1;
+	}
+	return error ? error : buf_puts(b, run);
+}

@@ -34,5 +34,7 @@ int buf_puts(struct buf *b, const char *s);
 int buf_printf(struct buf *b, const char *fmt, ...) ERR_PRINTF(2, 3);
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 void buf_reset(struct buf *b); /* len = 0, keeps the allocation */
+/* Append `s` as a TSV field: backslash, tab, newline and CR as \\, \t, \n, \r. */
+int buf_put_tsv(struct buf *b, const char *s);
 
 #endif

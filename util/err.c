@@ -13,11 +13,14 @@ static _Thread_local int err_has_msg;
 
 int err_set(int code, const char *fmt, ...)
 {
+	char msg[sizeof(err_buf)];
 	va_list ap;
 
+	/* Formatted aside first: the arguments may be err_last() itself ("%s: %s", file, err_last()). */
 	va_start(ap, fmt);
-	vsnprintf(err_buf, sizeof(err_buf), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	memcpy(err_buf, msg, sizeof(err_buf));
 	err_has_msg = 1;
 	return code;
 }

@@ -14,6 +14,7 @@ enum fault_site {
 	FAULT_VK_ALLOC,            /* vk: allocation fails (OUT_OF_DEVICE_MEMORY) */
 	FAULT_HISTORY_BEFORE_TAG,  /* history: crash between commit object and tag */
 	FAULT_DROPZONE_NO_XATTR,   /* dropzone: the file system refuses user xattrs (ENOTSUP) */
+	FAULT_INGEST_REASON,       /* ingest: a rejected file's .reason cannot be written (ENOSPC) */
 	FAULT_SITE_COUNT
 };
 

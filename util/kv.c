@@ -97,6 +97,11 @@ int kv_parse(struct kv *out, const char *line)
 				goto done;
 			}
 		}
+		if (kv_get(out, w.ptr, NULL)) {
+			/* size=3 size=4: which one was meant is a guess; ask. */
+			error = err_set(-EINVAL, "%s= given twice", w.ptr);
+			goto done;
+		}
 		if ((error = kv_set(out, w.ptr, eq + 1)) < 0)
 			break;
 	}

@@ -2,7 +2,8 @@
  * Parse a control line of `key=value` words, as written to /ctl/<verb> or
  * given on the command line: `label_set=default size=50 message=first labels`.
  * A word without '=' continues the previous value (so a commit message needs
- * no quoting); a value may also be double-quoted.
+ * no quoting); a value may also be double-quoted.  A key given twice is an
+ * error: which of the two was meant would be a guess.
  */
 #ifndef DSFS_UTIL_KV_H
 #define DSFS_UTIL_KV_H

@@ -2,7 +2,9 @@
 # incoming/ is a link to the real directory DIR/incoming: files left there
 # while nothing was mounted, `cp -r` of a directory, `mv` into it, a file
 # still open for writing (left alone until its writer closes it), dotfiles
-# (ignored), and a CLI change seen at once by a file the kernel has cached.
+# (ignored), a CLI change seen at once by a file the kernel has cached, a
+# hard link made while mounted (no close event), and a refused file whose
+# name leaves no room for its .reason (kept once, under a shorter name).
 . "$(dirname "$0")/lib.sh"
 setup
 
@@ -58,11 +60,33 @@ grep -q "^images: 13" "$T/mnt/README" || fail "README: $(grep images: "$T/mnt/RE
 "$DSFS" --repo "$T/ds" -q ingest "$(img 20)" || fail "CLI ingest"
 grep -q "^images: 14" "$T/mnt/README" || fail "cached README not refreshed by the CLI: $(grep images: "$T/mnt/README")"
 
+note "ln into incoming/ while mounted (no close event), at the top and in a subdirectory"
+cp "$(img 15)" "$(img 16)" "$T/"
+ln "$T/shape_000015.jpg" "$T/ds/incoming/hl2.jpg"
+ln "$T/shape_000016.jpg" "$T/mnt/incoming/sub/hl3.jpg"
+[ "$(count)" -eq 16 ] || fail "expected 16 images after two hard links, found $(count)"
+in_catalog hl2.jpg || fail "the hard link at the top of incoming/ was not ingested"
+in_catalog hl3.jpg || fail "the hard link in a subdirectory was not ingested"
+[ ! -e "$T/ds/incoming/hl2.jpg" ] && [ ! -e "$T/ds/incoming/sub/hl3.jpg" ] || fail "a hard link stayed in incoming/"
+[ "$(stat -c %h "$T/shape_000015.jpg")" -eq 1 ] && cmp -s "$T/shape_000015.jpg" "$(img 15)" || fail "the user's own link changed"
+
+note "a refused file whose name leaves no room for its .reason"
+long=$(printf 'b%.0s' $(seq 250)).jpg
+echo junk > "$T/mnt/incoming/$long"
+ls "$T/mnt/images" >/dev/null
+kept=$(ls "$T/mnt/incoming/.rejected/" | grep '^bbbb' | grep -v '\.reason$')
+[ "$(echo "$kept" | wc -l)" -eq 1 ] || fail "kept as: $kept"
+case "$kept" in *.jpg) ;; *) fail "the kept name lost its extension: $kept" ;; esac
+grep -q "not a JPEG or PNG" "$T/mnt/incoming/.rejected/$kept.reason" || fail "no reason beside $kept"
+[ -z "$(find "$T/ds/incoming" -type f ! -name '.*')" ] || fail "left in incoming/: $(find "$T/ds/incoming" -type f)"
+[ -z "$(ls "$T/ds/tmp" 2>/dev/null | grep '^incoming-')" ] || fail "left in tmp/: $(ls "$T/ds/tmp")"
+
 umount_dsfs "$T/mnt"
 note "a file dropped after the unmount is ingested at the next mount"
 cp "$(img 21)" "$T/ds/incoming/"
 mount_fg "$T/ds" "$T/mnt"
-[ "$(count)" -eq 15 ] || fail "expected 15 images after the remount, found $(count)"
+[ "$(count)" -eq 17 ] || fail "expected 17 images after the remount, found $(count)"
+[ "$(ls "$T/ds/rejected" | grep -c '^bbbb')" -eq 2 ] || fail "the remount kept the long-named file again: $(ls "$T/ds/rejected")"
 umount_dsfs "$T/mnt"
 "$DSFS" fsck "$T/ds" >/dev/null || fail "fsck"
 pass

@@ -2,7 +2,9 @@
 # Ingest through the mount with cp and rsync; every image listed once and
 # byte-identical; dimensions recorded; bad files rejected but kept; the
 # read-only tree refuses writes (also to access(W_OK) as root); 8 readers
-# run while an ingest is in progress.
+# run while an ingest is in progress.  dsfs ingest: a rejection told once
+# with a reason that says what is wrong, libpng silent, the dataset's own
+# directory refused or skipped, a FIFO or /dev/null an error.
 . "$(dirname "$0")/lib.sh"
 setup
 
@@ -99,6 +101,9 @@ if open(img, "rb").read() != before:
 expect_erofs(lambda: os.mkdir(os.path.join(m, "images", "d")), "mkdir in images/")
 expect_erofs(lambda: os.unlink(img), "unlink an image")
 expect_erofs(lambda: os.truncate(img, 0), "truncate an image")
+expect_erofs(lambda: os.symlink("/tmp", os.path.join(m, "lnk")), "symlink in the root")
+expect_erofs(lambda: os.symlink("/tmp", os.path.join(m, "ctl", "lnk")), "symlink in ctl/")
+expect_erofs(lambda: os.link(img, os.path.join(m, "hard")), "hard link to an image")
 for p in ("images", os.path.dirname(img), img, "README"):
     if os.access(os.path.join(m, p), os.W_OK):
         sys.exit(f"access({p}, W_OK) granted")
@@ -136,5 +141,49 @@ n=$(find "$M/images" -type f | wc -l)
 [ "$n" -eq 280 ] || fail "expected 280 images after the concurrent ingest, found $n"
 
 umount_dsfs "$M"
+
+note "dsfs ingest: each rejection told once, libpng quiet, reasons that say what is wrong"
+python3 - "$T/png/p3.png" "$T/cli" <<'PY'
+import os, struct, sys, zlib
+src, out = sys.argv[1], sys.argv[2]
+os.makedirs(out)
+b = bytearray(open(src, "rb").read())
+i = b.index(b"IDAT")
+b[i + 3] = ord("[")
+open(f"{out}/badtype.png", "wb").write(b)
+def chunk(t, d):
+    return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+ihdr = struct.pack(">IIBBBBB", 100000, 100000, 8, 2, 0, 0, 0)
+open(f"{out}/noidat.png", "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b""))
+open(f"{out}/nosof.jpg", "wb").write(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9")
+PY
+"$DSFS" --repo "$T/ds" ingest "$T/cli" >/dev/null 2>"$T/err" && fail "ingest of bad files exited 0"
+grep -q libpng "$T/err" && fail "libpng wrote to stderr: $(cat "$T/err")"
+for f in badtype.png noidat.png nosof.jpg; do
+	[ "$(grep -c "$f" "$T/err")" -eq 1 ] || fail "$f not reported exactly once: $(cat "$T/err")"
+done
+grep badtype.png "$T/err" | grep -q "corrupt PNG data" || fail "badtype.png: $(cat "$T/err")"
+grep noidat.png "$T/err" | grep -q "PNG without image data" || fail "noidat.png: $(cat "$T/err")"
+grep nosof.jpg "$T/err" | grep -q "JPEG without a frame header" || fail "nosof.jpg: $(cat "$T/err")"
+
+note "dsfs ingest never reads the dataset itself"
+ls -A "$T/ds" "$T/ds/rejected" > "$T/before"
+( cd "$T/ds" && "$DSFS" ingest . ) >/dev/null 2>"$T/err" && fail "ingest . in the dataset exited 0"
+grep -q "inside the dataset" "$T/err" || fail "ingest .: $(cat "$T/err")"
+"$DSFS" --repo "$T/ds" ingest "$T/ds/rejected" "$T/ds/catalog.db" >/dev/null 2>"$T/err" && fail "ingest of DIR/rejected exited 0"
+[ "$(grep -c "inside the dataset" "$T/err")" -eq 2 ] || fail "ingest DIR/...: $(cat "$T/err")"
+mkdir "$T/walk"
+cp "$T/png/p4.png" "$T/walk/"
+ln -s "$T/ds" "$T/walk/ds-link"
+"$DSFS" --repo "$T/ds" ingest "$T/walk" >/dev/null 2>"$T/err" || fail "a walk past a link to the dataset failed: $(cat "$T/err")"
+grep -q "skipped $T/walk/ds-link: inside the dataset" "$T/err" || fail "walk: $(cat "$T/err")"
+ls -A "$T/ds" "$T/ds/rejected" > "$T/after"
+diff "$T/before" "$T/after" || fail "ingest inside the dataset changed it"
+
+note "dsfs ingest of a FIFO or a device: an error, not a silent success"
+mkfifo "$T/fifo"
+"$DSFS" --repo "$T/ds" ingest /dev/null "$T/fifo" >/dev/null 2>"$T/err" && fail "ingest /dev/null FIFO exited 0"
+[ "$(grep -c "not a regular file or directory" "$T/err")" -eq 2 ] || fail "/dev/null, FIFO: $(cat "$T/err")"
+
 "$DSFS" fsck "$T/ds" >/dev/null || fail "fsck after the test"
 pass

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The command line and a mount on one dataset: a CLI ingest shows in the
 # mount at once (README counts, images/), without remounting, and a
-# generated file read in pieces is the same file.
+# generated file read in pieces is the same file.  Also with the
+# daemonized mount.
 . "$(dirname "$0")/lib.sh"
 setup
 
@@ -24,4 +25,33 @@ dd if="$T/mnt/README" iflag=direct bs=20 count=1 >/dev/null 2>&1 || fail "partia
 grep -q "^images: 30" "$T/mnt/README" || fail "README after CLI ingest: $(grep images: "$T/mnt/README")"
 exec 3<&-
 [ "$(find "$T/mnt/images" -type f | wc -l)" -eq 30 ] || fail "images/ after CLI ingest"
+umount_dsfs "$T/mnt"
+
+# The same with the daemonized mount (no -f), whose catalog connection must
+# be its own: one carried across the daemon's fork holds no SQLite lock, so
+# a CLI command believed itself the last user, deleted the WAL under the
+# mount, and the changes made after that were lost.
+note "daemonized mount and the CLI"
+"$DSFS" init "$T/dd" >/dev/null
+mount_bg "$T/dd" "$T/mnt2"
+# One mount per dataset: two drop zones on one incoming/ would lose files.
+mkdir -p "$T/mnt3"
+if "$DSFS" mount "$T/dd" "$T/mnt3" 2>"$T/second.err"; then
+	MNTS="$MNTS $T/mnt3"
+	fail "a second mount of the dataset was accepted"
+fi
+grep -q "mounted already, on $T/mnt2" "$T/second.err" || fail "second mount: $(cat "$T/second.err")"
+cp "$T"/gen/images/shape_00000[1-3].jpg "$T/mnt2/incoming/"
+ls "$T/mnt2/images" >/dev/null                       # waits for the uploads
+[ "$("$DSFS" --repo "$T/dd" images | wc -l)" -eq 3 ] || fail "CLI sees the mount's 3 images"
+[ -e "$T/dd/catalog.db-wal" ] || fail "a CLI command removed the mount's WAL"
+cp "$T"/gen/images/shape_00000[4-6].jpg "$T/mnt2/incoming/"
+ls "$T/mnt2/images" >/dev/null
+"$DSFS" --repo "$T/dd" -q ingest "$T"/gen/images/shape_00002[0-4].jpg || fail "CLI ingest beside a daemon"
+cp "$T"/gen/images/shape_00001[0-2].jpg "$T/mnt2/incoming/"
+ls "$T/mnt2/images" >/dev/null
+[ "$(find "$T/mnt2/images" -type f | wc -l)" -eq 14 ] || fail "mount shows $(find "$T/mnt2/images" -type f | wc -l) of 14 images"
+fusermount3 -u "$T/mnt2"
+[ "$("$DSFS" --repo "$T/dd" images | wc -l)" -eq 14 ] || fail "after unmount: $("$DSFS" --repo "$T/dd" images | wc -l) of 14 images in the catalog"
+"$DSFS" fsck "$T/dd" >/dev/null || fail "fsck after the daemonized mount"
 pass

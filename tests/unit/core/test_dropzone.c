@@ -7,7 +7,11 @@
  * A file that someone still has open for writing is not taken (read
  * lease), even when an event or a scan names it, and is taken once closed.
  * Subdirectories made after the start, rsync's rename of a temporary,
- * dotfiles (never taken), hard links (copied, the other link untouched),
+ * dotfiles (never taken), hard links (copied, the other link untouched;
+ * also an ln while running, which sends no close event), a refused file
+ * whose name leaves no room for its .reason (kept once, under a shorter
+ * name) and one whose reason cannot be written (kept once, at the next
+ * start),
  * leftovers of an earlier run (files in incoming/, marked spools in tmp/,
  * an unmarked one deleted, the spare link of an unfinished group), a group
  * that fails (fault injection), duplicates, four threads draining while 300
@@ -415,6 +419,177 @@ static void test_hard_link(void **state)
 	assert_tmp_clean(fx);
 }
 
+/*
+ * ln into the watched tree while the drop zone runs: IN_CREATE and no
+ * close event.  Taken at the next drain, at the top and in a subdirectory,
+ * also when the other name is gone by then; the user's own link is left.
+ * A file a writer created but has not written yet is left to its close.
+ */
+static void test_hard_link_running(void **state)
+{
+	struct fx *fx = *state;
+	char orig[PATH_MAX], orig2[PATH_MAX], in[PATH_MAX], val[64];
+	struct stat st;
+	int fd;
+
+	fx_open(fx);
+	at(in, fx, "sub");
+	assert_int_equal(mkdir(in, 0755), 0);
+	assert_int_equal(dropzone_drain(fx->dz), 0); /* sub is watched from now on */
+
+	snprintf(orig, sizeof(orig), "%s/hl.jpg", fx->dir);
+	write_jpeg(orig, 21, 22, 42);
+	at(in, fx, "hl2.jpg");
+	assert_int_equal(link(orig, in), 0);
+	assert_int_equal(dropzone_drain(fx->dz), 0);
+	assert_false(exists(in));
+	assert_image(fx, "hl2.jpg", 21, 22, "jpg");
+	assert_int_equal(stat(orig, &st), 0);
+	assert_int_equal(st.st_nlink, 1);
+	assert_true(getxattr(orig, MARKER, val, sizeof(val)) < 0 && errno == ENODATA);
+
+	at(in, fx, "sub/hl3.png");
+	snprintf(orig2, sizeof(orig2), "%s/hl3.png", fx->dir);
+	write_png(orig2, 23, 24, 43);
+	assert_int_equal(link(orig2, in), 0);
+	assert_int_equal(dropzone_drain(fx->dz), 0);
+	assert_false(exists(in));
+	assert_image(fx, "hl3.png", 23, 24, "png");
+	assert_int_equal(stat(orig2, &st), 0);
+	assert_int_equal(st.st_nlink, 1);
+
+	/* ln, then rm of the other name before the drop zone looks: one link left. */
+	write_jpeg(orig2, 25, 26, 44);
+	at(in, fx, "sub/solo.jpg");
+	assert_int_equal(link(orig2, in), 0);
+	assert_int_equal(unlink(orig2), 0);
+	assert_int_equal(dropzone_drain(fx->dz), 0);
+	assert_false(exists(in));
+	assert_image(fx, "solo.jpg", 25, 26, "jpg");
+
+	/* Created, not yet written: neither taken nor rejected as empty. */
+	at(in, fx, "late.jpg");
+	assert_true((fd = open(in, O_WRONLY | O_CREAT | O_EXCL, 0644)) >= 0);
+	assert_int_equal(dropzone_drain(fx->dz), 0);
+	assert_true(exists(in));
+	assert_int_equal(testfs_files(fx->repo->rejected_dir), 0);
+	assert_int_equal(close(fd), 0);
+	write_jpeg(in, 27, 28, 45);
+	assert_int_equal(dropzone_drain(fx->dz), 0);
+	assert_image(fx, "late.jpg", 27, 28, "jpg");
+	assert_int_equal(n_images(fx), 4);
+	assert_int_equal(testfs_files(fx->in), 0);
+	assert_int_equal(testfs_files(fx->repo->rejected_dir), 0);
+	assert_tmp_clean(fx);
+}
+
+/* Kept files (not .reason) in rejected/ named `prefix`...; the k-th in name order into out. */
+static int find_kept(char out[NAME_MAX + 1], struct fx *fx, const char *prefix, int k)
+{
+	struct dirent **v = NULL;
+	int n = scandir(fx->repo->rejected_dir, &v, NULL, alphasort), found = 0;
+
+	assert_true(n >= 0);
+	for (int i = 0; i < n; i++) {
+		const char *d = v[i]->d_name;
+		size_t len = strlen(d);
+
+		if (!strncmp(d, prefix, strlen(prefix)) &&
+		    !(len > 7 && !strcmp(d + len - 7, ".reason")) && found++ == k)
+			snprintf(out, NAME_MAX + 1, "%s", d);
+		free(v[i]);
+	}
+	free(v);
+	return found;
+}
+
+/*
+ * A refused file whose name leaves no room for "<name>.reason" (NAME_MAX):
+ * kept under a shorter name with its extension, the reason beside it, once;
+ * a restart adds nothing.  Two such names that differ only at the end are
+ * kept apart.
+ */
+static void test_reject_long_name(void **state)
+{
+	struct fx *fx = *state;
+	char name[NAME_MAX + 1], name2[NAME_MAX + 1], path[PATH_MAX], kept[NAME_MAX + 1];
+	char kept2[NAME_MAX + 1];
+
+	memset(name, 'b', 250);
+	strcpy(name + 250, ".jpg");
+	memcpy(name2, name, sizeof(name));
+	name2[249] = 'c';
+	fx_open(fx);
+	at(path, fx, name);
+	write_bytes(path, "junk\n", 5);
+	at(path, fx, name2);
+	write_bytes(path, "junk\n", 5);
+	assert_int_equal(dropzone_drain(fx->dz), 0);
+	assert_int_equal(testfs_files(fx->in), 0);
+	assert_tmp_clean(fx);
+	assert_int_equal(testfs_entries(fx->repo->rejected_dir), 4);
+	assert_int_equal(find_kept(kept, fx, "bbbb", 0), 2);
+	assert_int_equal(find_kept(kept2, fx, "bbbb", 1), 2);
+	assert_string_not_equal(kept, kept2);
+	assert_true(strlen(kept) + strlen(".reason") <= NAME_MAX);
+	assert_string_equal(kept + strlen(kept) - 4, ".jpg");
+	assert_rejected(fx, kept, "not a JPEG or PNG");
+	assert_rejected(fx, kept2, "not a JPEG or PNG");
+
+	/* The same name again: another kept name, also with room for its reason. */
+	at(path, fx, name);
+	write_bytes(path, "junk\n", 5);
+	assert_int_equal(dropzone_drain(fx->dz), 0);
+	assert_int_equal(testfs_entries(fx->repo->rejected_dir), 6);
+
+	dropzone_close(fx->dz);
+	fx->dz = NULL;
+	fx_open(fx);
+	assert_int_equal(dropzone_drain(fx->dz), 0);
+	assert_int_equal(testfs_entries(fx->repo->rejected_dir), 6);
+	assert_int_equal(n_images(fx), 0);
+	assert_tmp_clean(fx);
+}
+
+/*
+ * The reason of a refused file cannot be written (ENOSPC): the file stays
+ * in tmp/ instead of being kept half (no reason), and the next start keeps
+ * it once, with its reason.
+ */
+static void test_reject_reason_fails(void **state)
+{
+#ifdef DSFS_FAULT_INJECTION
+	struct fx *fx = *state;
+	char path[PATH_MAX];
+
+	fx_open(fx);
+	at(path, fx, "x.jpg");
+	write_bytes(path, "text\n", 5);
+	fault_arm(FAULT_INGEST_REASON, 1);
+	assert_int_equal(dropzone_drain(fx->dz), 0);
+	fault_arm(FAULT_INGEST_REASON, 0);
+	assert_int_equal(testfs_entries(fx->repo->rejected_dir), 0);
+	assert_int_equal(testfs_files(fx->in), 0);
+	assert_int_equal(testfs_files(blob_tmp_dir(fx->repo->blobs)), 1);
+
+	dropzone_close(fx->dz);
+	fx->dz = NULL;
+	fx_open(fx);
+	assert_int_equal(dropzone_drain(fx->dz), 0);
+	assert_int_equal(testfs_entries(fx->repo->rejected_dir), 2);
+	assert_rejected(fx, "x.jpg", "not a JPEG or PNG");
+	assert_tmp_clean(fx);
+	dropzone_close(fx->dz);
+	fx->dz = NULL;
+	fx_open(fx);
+	assert_int_equal(dropzone_drain(fx->dz), 0);
+	assert_int_equal(testfs_entries(fx->repo->rejected_dir), 2);
+#else
+	(void)state;
+	skip();
+#endif
+}
+
 /* What an earlier run left: files in incoming/, marked and unmarked spools in tmp/. */
 static void test_leftovers(void **state)
 {
@@ -672,6 +847,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_subdirs, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rsync_and_dotfiles, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_hard_link, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_hard_link_running, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_reject_long_name, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_reject_reason_fails, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_leftovers, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_duplicates, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_many_drainers, fx_setup, fx_teardown),

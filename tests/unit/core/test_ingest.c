@@ -5,7 +5,10 @@
  * .jpg, empty, truncated) and a missing one: each gets its outcome, the
  * blobs hold the source bytes, the refused ones are kept with a reason and
  * their sources stay, the missing one carries its own message, and tmp/ is
- * left empty (no spool file, no spool directory).  The pipe hands groups
+ * left empty (no spool file, no spool directory).  Reasons say what is
+ * wrong (a corrupt chunk after a valid PNG header, a PNG without IDAT, a
+ * cut PNG, a JPEG without a frame header) and nothing is printed to stderr;
+ * names too long for "<name>.reason" are kept shortened, extension kept.  The pipe hands groups
  * back in push order, each only after the next push (or close), counts a
  * repeat from an earlier group as a duplicate, and, with fault injection,
  * reports a group whose catalog transaction fails as a whole (the push
@@ -18,6 +21,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,6 +175,159 @@ static void test_batch_outcomes(void **state)
 		free(paths[i]);
 }
 
+/* ---- reasons ---- */
+
+static uint32_t crc32_of(const uint8_t *p, size_t n)
+{
+	uint32_t c = 0xffffffffu;
+
+	for (size_t i = 0; i < n; i++) {
+		c ^= p[i];
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+	}
+	return c ^ 0xffffffffu;
+}
+
+/* Append a PNG chunk of `type` and `len` bytes of `data` at out + *at. */
+static void png_chunk(uint8_t *out, size_t *at, const char *type, const uint8_t *data, uint32_t len)
+{
+	uint8_t *c = out + *at;
+	uint32_t crc;
+
+	c[0] = len >> 24, c[1] = len >> 16, c[2] = len >> 8, c[3] = len;
+	memcpy(c + 4, type, 4);
+	if (len)
+		memcpy(c + 8, data, len);
+	crc = crc32_of(c + 4, 4 + len);
+	c[8 + len] = crc >> 24, c[9 + len] = crc >> 16, c[10 + len] = crc >> 8, c[11 + len] = crc;
+	*at += 12 + len;
+}
+
+/* The reason a batch of one gives for `path`, which must be rejected. */
+static const char *reason_for(struct fx *fx, const char *path, struct ingest_item *it)
+{
+	memset(it, 0, sizeof(*it));
+	it->path = path;
+	assert_int_equal(ingest_batch(fx->repo, it, 1, ""), 0);
+	assert_int_equal(it->error, 0);
+	assert_int_equal(it->res.status, INGEST_REJECTED);
+	return it->res.reason;
+}
+
+static void assert_has(const char *text, const char *part)
+{
+	if (!strstr(text, part))
+		fail_msg("\"%s\" does not say \"%s\"", text, part);
+}
+
+/*
+ * Each refused file says what is wrong with it, and nothing reaches
+ * stderr (libpng's own messages go into the reason; a rejection is
+ * reported by the caller, not logged by ingest).
+ */
+static void test_reasons(void **state)
+{
+	static const uint8_t sig[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
+	static const uint8_t ihdr[13] = { 0, 1, 0x86, 0xa0, 0, 1, 0x86, 0xa0, 8, 2, 0, 0, 0 };
+	static const uint8_t nosof[] = { 0xff, 0xd8, 0xff, 0xe0, 0, 16, 'J', 'F', 'I', 'F', 0, 1, 1,
+					 0, 0, 1, 0, 1, 0, 0, 0xff, 0xd9 };
+	struct fx *fx = *state;
+	char *badtype = src_path(fx, "badtype.png"), *noidat = src_path(fx, "noidat.png");
+	char *cut = src_path(fx, "cut.png"), *nosofp = src_path(fx, "nosof.jpg");
+	char *errpath = src_path(fx, "stderr.txt"), r1[256], r2[256], r3[256], r4[256];
+	struct buf b = BUF_INIT, err = BUF_INIT;
+	struct ingest_item it;
+	uint8_t png[64];
+	size_t at = 0;
+	char *idat;
+	int saved, fd;
+
+	write_png(badtype, 20, 10, 3);
+	assert_int_equal(fs_read_file(&b, badtype), 0);
+	assert_non_null(idat = memmem(b.ptr, b.len, "IDAT", 4));
+	idat[3] = '['; /* a chunk type libpng refuses, right after a valid header */
+	write_bytes(badtype, b.ptr, b.len);
+	write_bytes(cut, b.ptr, 40); /* the signature, IHDR and a piece of the next chunk */
+	buf_release(&b);
+	memcpy(png, sig, 8);
+	at = 8;
+	png_chunk(png, &at, "IHDR", ihdr, 13); /* 100000 x 100000, RGB */
+	png_chunk(png, &at, "IEND", NULL, 0);
+	write_bytes(noidat, png, at);
+	write_bytes(nosofp, nosof, sizeof(nosof));
+
+	fflush(stderr);
+	saved = dup(2);
+	assert_true((fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644)) >= 0);
+	assert_true(dup2(fd, 2) == 2);
+	close(fd);
+	snprintf(r1, sizeof(r1), "%s", reason_for(fx, badtype, &it));
+	snprintf(r2, sizeof(r2), "%s", reason_for(fx, noidat, &it));
+	snprintf(r3, sizeof(r3), "%s", reason_for(fx, cut, &it));
+	snprintf(r4, sizeof(r4), "%s", reason_for(fx, nosofp, &it));
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+
+	assert_has(r1, "corrupt PNG data");
+	assert_has(r1, "invalid chunk type");
+	assert_has(r2, "PNG without image data");
+	assert_has(r3, "truncated PNG");
+	assert_has(r4, "JPEG without a frame header");
+	assert_int_equal(fs_read_file(&err, errpath), 0);
+	if (err.len)
+		fail_msg("stderr got: %.*s", (int)err.len, err.ptr);
+	buf_release(&err);
+	assert_int_equal(n_images(fx), 0);
+	free(badtype);
+	free(noidat);
+	free(cut);
+	free(nosofp);
+	free(errpath);
+}
+
+/*
+ * Names too long for "<name>.reason" in one directory entry (NAME_MAX)
+ * are kept under a shorter name that ends in the same extension, each with
+ * its reason; a name just short enough stays as it is.
+ */
+static void test_reject_long_names(void **state)
+{
+	struct fx *fx = *state;
+	char name[NAME_MAX + 1], fits[NAME_MAX + 1], path[PATH_MAX], rpath[PATH_MAX + 16];
+	char kept[2][CATALOG_NAME_MAX];
+	struct ingest_item it;
+	struct stat st;
+	const char *end;
+
+	memset(name, 'b', 250);
+	strcpy(name + 250, ".jpg");
+	/* The longest that is kept unchanged: its reason is written via "<name>.reason.tmp.XXXXXX". */
+	memset(fits, 'f', NAME_MAX - 18 - 4);
+	strcpy(fits + NAME_MAX - 18 - 4, ".jpg");
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", fx->src, i < 2 ? name : fits);
+		write_bytes(path, "junk\n", 5);
+		reason_for(fx, path, &it);
+		assert_has(it.res.reason, "not a JPEG or PNG");
+		assert_true(strlen(it.res.kept_as) + strlen(".reason") <= NAME_MAX);
+		/* The second of the same name gets the usual ".1" after its (cut) name. */
+		end = i == 1 ? ".jpg.1" : ".jpg";
+		assert_string_equal(it.res.kept_as + strlen(it.res.kept_as) - strlen(end), end);
+		if (i < 2)
+			snprintf(kept[i], sizeof(kept[i]), "%s", it.res.kept_as);
+		else
+			assert_string_equal(it.res.kept_as, fits);
+		snprintf(rpath, sizeof(rpath), "%s/%s.reason", fx->repo->rejected_dir, it.res.kept_as);
+		assert_int_equal(stat(rpath, &st), 0);
+		assert_int_equal(stat(path, &st), 0); /* copied, not taken */
+	}
+	assert_string_not_equal(kept[0], kept[1]);
+	assert_int_equal(strncmp(kept[0], "bbbb", 4), 0);
+	assert_int_equal(testfs_entries(fx->repo->rejected_dir), 6);
+}
+
 /* ---- the pipe ---- */
 
 #define GROUPS 5
@@ -305,6 +462,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_batch_outcomes, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_reasons, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_reject_long_names, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_pipe_in_order, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_pipe_failed_group, fx_setup, fx_teardown),
 	};

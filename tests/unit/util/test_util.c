@@ -38,6 +38,21 @@ static void check_buf(const struct buf *b)
 		assert_int_equal(b->len, 0);
 }
 
+/* A message that wraps the last one (err_set(.., "%s: %s", file, err_last())) keeps both. */
+static void test_err_wraps_last(void **state)
+{
+	(void)state;
+	err_clear();
+	assert_int_equal(err_set(-EINVAL, "line %d, column %d: premature end of input", 149, 119), -EINVAL);
+	assert_int_equal(err_set(-EINVAL, "%s: %s", "coco/trunc.json", err_last()), -EINVAL);
+	assert_string_equal(err_last(), "coco/trunc.json: line 149, column 119: premature end of input");
+	assert_int_equal(err_set(-EIO, "%s (%s)", err_last(), "again"), -EIO);
+	assert_string_equal(err_msg(-EIO),
+			    "coco/trunc.json: line 149, column 119: premature end of input (again)");
+	err_clear();
+	assert_string_equal(err_msg(-ENOENT), strerror(ENOENT));
+}
+
 static void test_buf_invariants(void **state)
 {
 	struct buf b = BUF_INIT, c;
@@ -159,8 +174,8 @@ static void test_kv_parse(void **state)
 	assert_string_equal(kv_get(&kv, "c", NULL), "");
 	kv_release(&kv);
 
-	/* a repeated key replaces the earlier value */
-	assert_int_equal(kv_parse(&kv, "k=1 k=2"), 0);
+	/* kv_set replaces a value (a line that repeats a key is refused: test_kv_errors) */
+	assert_int_equal(kv_parse(&kv, "k=2"), 0);
 	assert_int_equal(kv.n, 1);
 	assert_string_equal(kv_get(&kv, "k", NULL), "2");
 	assert_int_equal(kv_set(&kv, "k", "3"), 0);
@@ -192,6 +207,12 @@ static void test_kv_errors(void **state)
 	err_clear();
 	assert_int_equal(kv_parse(&kv, "good=1 ba$d=2"), -EINVAL);
 	assert_non_null(strstr(err_last(), "ba$d"));
+	kv_release(&kv);
+
+	/* a key given twice: which one was meant is not guessed */
+	err_clear();
+	assert_int_equal(kv_parse(&kv, "size=3 label_set=a size=4"), -EINVAL);
+	assert_non_null(strstr(err_last(), "size= given twice"));
 	kv_release(&kv);
 
 	/* dashes and underscores are fine in keys */
@@ -412,6 +433,7 @@ static void test_array_grow(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_err_wraps_last),
 		cmocka_unit_test(test_array_grow),
 		cmocka_unit_test(test_buf_invariants),
 		cmocka_unit_test(test_buf_many_appends),

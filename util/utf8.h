@@ -1,0 +1,15 @@
+/*
+ * UTF-8 checks for names that end up in YAML, JSON and directory names
+ * (class names, label sets, file names): a byte string that is not UTF-8
+ * makes the YAML of an export unreadable, so it is refused where it comes in.
+ */
+#ifndef DSFS_UTIL_UTF8_H
+#define DSFS_UTIL_UTF8_H
+
+/* 1 if the NUL-terminated `s` is well-formed UTF-8 (no overlong forms, surrogates or values past U+10FFFF). */
+int utf8_valid(const char *s);
+
+/* 1 if `s` holds a control character (U+0000-U+001F or U+007F). */
+int utf8_has_control(const char *s);
+
+#endif
