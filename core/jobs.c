@@ -195,6 +195,11 @@ static int process_alive(int64_t pid)
 	return !(paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X'));
 }
 
+int job_owner_alive(const struct catalog_job *job)
+{
+	return process_alive(job_kv_int(job->result, "owner", 0));
+}
+
 /*
  * May this process run `job`?  Takes it over (compare-and-swap on the
  * result) when its owner is gone.  1 = yes, 0 = another live process runs it.

@@ -93,6 +93,12 @@ int job_save(struct repo *repo, struct catalog_job *job);
 int job_fail(struct repo *repo, struct catalog_job *job, const char *reason);
 
 /*
+ * Is the process that owns `job` (owner=<pid> in its result) alive?  A job
+ * whose owner is gone is abandoned until a runner takes it over.
+ */
+int job_owner_alive(const struct catalog_job *job);
+
+/*
  * The status of job `id` as "key: value" lines (ctl/jobs/<id>): id, kind,
  * state, progress, task_id, error, timestamps, then args and result.
  * -ENOENT if there is no such job.

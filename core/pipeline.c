@@ -7,7 +7,13 @@
  * back before returning, so any step can be re-run after a restart.  The
  * dataset changes in exactly two places, both all-or-nothing: import_coco
  * (one transaction) and version_commit.  Everything before them only talks
- * to CVAT, so a failure anywhere leaves the dataset as it was.
+ * to CVAT, so a failure anywhere leaves the dataset as it was -- except for
+ * a batch the verb made for the job (size=...), which the failing job
+ * removes again as long as CVAT has no task for it (unmake_batch).
+ *
+ * One task per batch: the verb refuses to send a labeled batch again and
+ * resumes a batch's existing task instead of making another (run_guard);
+ * only new_task=yes asks for a second task on purpose.
  */
 #include "pipeline.h"
 
@@ -167,6 +173,33 @@ static int client_open(struct cvat **out, struct repo *repo, const struct job_ru
 }
 
 /*
+ * The job is failing before CVAT has a task for its batch: if the job made
+ * that batch itself (batch_made=1, a size= run), remove it again so that its
+ * images are free for the next batch -- a failed job leaves the dataset as
+ * it was.  Never a batch the user named, nor one that got a task or labels
+ * (catalog_batch_remove_unused checks that in its transaction).  Says so
+ * at the end of msg.
+ */
+static void unmake_batch(struct repo *repo, struct catalog_job *job, char *msg, size_t size)
+{
+	char batch[64];
+	size_t len = strlen(msg);
+	int error;
+
+	if (strcmp(job->state, "created") || job_kv_int(job->result, "batch_made", 0) != 1 ||
+	    job_kv_int(job->result, "task_id", 0) > 0 || !job_kv_get(job->args, "batch", batch, sizeof(batch)))
+		return;
+	if ((error = catalog_batch_remove_unused(repo->cat, batch)) < 0) {
+		LOG_W("job %" PRId64 ": the batch it made, %s, stays: %s", job->id, batch, err_msg(error));
+		return;
+	}
+	job_kv_set(job->result, sizeof(job->result), "batch_made", "removed");
+	LOG_I("job %" PRId64 ": removed batch %s (made by this job, never sent to CVAT)", job->id, batch);
+	if (len < size)
+		snprintf(msg + len, size - len, " (batch %s, made by this job, was removed)", batch);
+}
+
+/*
  * A step failed with `error` while doing `what`: record the job as failed
  * (JOB_FINAL), or hand a cancellation back untouched.
  */
@@ -178,6 +211,7 @@ static int step_failed(struct job_run *run, struct catalog_job *job, const char 
 	if (error == -ECANCELED)
 		return -ECANCELED;
 	snprintf(msg, sizeof(msg), "%s: %s", what, err_msg(error));
+	unmake_batch(run->repo, job, msg, sizeof(msg));
 	if ((rc = job_fail(run->repo, job, msg)) < 0)
 		return rc;
 	return JOB_FINAL;
@@ -303,7 +337,10 @@ static int step_upload(struct job_run *run, struct catalog_job *job, const struc
 	have_rq = job_kv_get(job->result, "upload_rq", rq_id, sizeof(rq_id));
 	if (!have_rq) {
 		/* Resumed after a crash during the upload: CVAT may have the data already. */
-		if ((error = cvat_task_size(c, task_id, &size)) < 0)
+		if ((error = cvat_task_size(c, task_id, &size)) == -ENOENT)
+			error = err_set(-ENOENT, "CVAT has no task %" PRId64 " (deleted?): send batch %s "
+					"again as a new task with new_task=yes", task_id, a->batch);
+		if (error < 0)
 			return step_failed(run, job, "CVAT task", error);
 		if (size == 0) {
 			if ((error = upload(run, a, c, ps, task_id, &rq)) < 0) {
@@ -514,6 +551,94 @@ static int new_batch(struct catalog_batch *b, struct repo *repo, const struct kv
 	return error;
 }
 
+/*
+ * The unfinished cvat jobs of batch `id` (action=run or pull).  A job whose
+ * process is alive is running it: -EBUSY naming the job.  With `take` set,
+ * an abandoned one (its process is gone) is marked failed -- the new job
+ * does its work -- and *task_out gets the task it had recorded, if any.
+ * The takeover is a compare-and-swap that also changes the owner, so a
+ * runner that read the job before cannot claim it afterwards.
+ */
+static int batch_jobs(struct repo *repo, const char *id, int take, int64_t *task_out)
+{
+	static const char *const finished[] = { "failed", "committed", NULL };
+	struct catalog_job *job = malloc(sizeof(*job));
+	char batch[64], old[CATALOG_JOB_TEXT];
+	int64_t *ids = NULL;
+	size_t n = 0;
+	int error;
+
+	if (!job)
+		return err_set(-ENOMEM, "out of memory");
+	if ((error = catalog_job_ids(repo->cat, finished, &ids, &n)) < 0)
+		goto done;
+	for (size_t i = 0; i < n && !error; i++) {
+		if (catalog_job_get(repo->cat, ids[i], job) < 0 || strcmp(job->kind, "cvat") ||
+		    !job_kv_get(job->args, "batch", batch, sizeof(batch)) || strcmp(batch, id) ||
+		    pipeline_cvat_is_final(job))
+			continue;
+		if (job_owner_alive(job)) {
+			error = err_set(-EBUSY, "batch %s is in CVAT job %" PRId64 " (state %s, process %" PRId64
+					"): wait for it (ctl/jobs/%" PRId64 ", dsfs jobs %" PRId64 ")", id, job->id,
+					job->state, job_kv_int(job->result, "owner", 0), job->id, job->id);
+			break;
+		}
+		if (!take)
+			continue;
+		if (job_kv_int(job->result, "task_id", 0) > 0)
+			*task_out = job_kv_int(job->result, "task_id", 0);
+		snprintf(old, sizeof(old), "%s", job->result);
+		job_kv_set_int(job->result, sizeof(job->result), "owner", (int64_t)getpid());
+		snprintf(job->error, sizeof(job->error), "abandoned in state %s (its process is gone); a new run of "
+			 "batch %s took over", job->state, id);
+		snprintf(job->state, sizeof(job->state), "failed");
+		if ((error = catalog_job_update(repo->cat, job, old)) == -EAGAIN)
+			error = err_set(-EBUSY, "batch %s: job %" PRId64 " was just resumed by another process "
+					"(ctl/jobs/%" PRId64 ")", id, job->id, job->id);
+		else if (!error)
+			LOG_I("job %" PRId64 ": %s", job->id, job->error);
+	}
+done:
+	free(ids);
+	free(job);
+	return error;
+}
+
+/*
+ * action=run on an existing batch: never a second CVAT task for it unless
+ * asked (new_task=yes).  A batch that is labeled or imported is refused;
+ * one that has a task (annotating: a run that failed or was cut off while
+ * the annotators work) is resumed: *task_out = that task, and the job only
+ * uploads what is missing, waits and pulls.
+ */
+static int run_guard(struct repo *repo, const struct catalog_batch *b, const char *spec, int new_task,
+		     int64_t *task_out)
+{
+	char pull[160] = "", task[48] = "no CVAT task";
+	int64_t job_task = 0;
+	int error;
+
+	*task_out = 0;
+	if ((error = batch_jobs(repo, b->id, 0, NULL)) < 0)
+		return error;
+	if (!new_task && (!strcmp(b->state, "labeled") || !strcmp(b->state, "imported"))) {
+		if (b->cvat_task_id > 0)
+			snprintf(task, sizeof(task), "CVAT task %" PRId64, b->cvat_task_id);
+		if (b->cvat_task_id > 0)
+			snprintf(pull, sizeof(pull), "action=pull batch=%s fetches its annotations from task %" PRId64
+				 " again; ", b->id, b->cvat_task_id);
+		return err_set(-EEXIST, "%sbatch %s is already labeled (state %s, %s): not sent to CVAT again. "
+			       "%ssize=N makes a new batch; new_task=yes sends this one again as a new task",
+			       !spec || !*spec || !strcmp(spec, "latest") ? "the latest " : "", b->id, b->state,
+			       task, pull);
+	}
+	if ((error = batch_jobs(repo, b->id, 1, &job_task)) < 0)
+		return error;
+	if (!new_task)
+		*task_out = b->cvat_task_id > 0 ? b->cvat_task_id : job_task;
+	return 0;
+}
+
 /* Append the job's outcome lines. */
 static void job_summary(struct buf *out, const struct catalog_job *job)
 {
@@ -531,7 +656,7 @@ static void job_summary(struct buf *out, const struct catalog_job *job)
 int pipeline_cvat_verb(struct repo *repo, const struct kv *args, struct buf *out)
 {
 	static const char *const keys[] = { "batch", "label_set", "size", "order", "seed", "project",
-					    "labels", "wait", "commit", "message", "action", NULL };
+					    "labels", "wait", "commit", "message", "action", "new_task", NULL };
 	const char *action = kv_get(args, "action", "run"), *ls = kv_get(args, "label_set", NULL);
 	const char *batch = kv_get(args, "batch", NULL), *labels = kv_get(args, "labels", NULL);
 	const char *project = kv_get(args, "project", NULL), *message = kv_get(args, "message", "");
@@ -542,14 +667,17 @@ int pipeline_cvat_verb(struct repo *repo, const struct kv *args, struct buf *out
 	struct psettings ps;
 	struct buf lab = BUF_INIT;
 	char jargs[CATALOG_JOB_TEXT] = "", *secret = NULL;
-	int wait, commit, pull, error;
+	int64_t resume_task = 0;
+	int wait, commit, pull, new_task, made = 0, error;
 
 	if ((error = kv_check(args, "cvat", keys)) < 0 || (error = yes_no(args, "wait", 1, &wait)) < 0 ||
-	    (error = yes_no(args, "commit", 0, &commit)) < 0)
+	    (error = yes_no(args, "commit", 0, &commit)) < 0 || (error = yes_no(args, "new_task", 0, &new_task)) < 0)
 		return error;
 	if (strcmp(action, "run") && strcmp(action, "pull"))
 		return err_set(-EINVAL, "action=%s: expected run or pull", action);
 	pull = !strcmp(action, "pull");
+	if (pull && new_task)
+		return err_set(-EINVAL, "new_task=yes is for action=run (a pull fetches the batch's existing task)");
 	if (making && (batch || pull))
 		return err_set(-EINVAL, "give batch=ID, or size=/order=/seed= to make a new batch, not both");
 	if (strchr(message, '\n'))
@@ -578,9 +706,14 @@ int pipeline_cvat_verb(struct repo *repo, const struct kv *args, struct buf *out
 				b.label_set);
 		goto done;
 	}
-	/* Everything is checked: only now make the new batch. */
-	if (making && (error = new_batch(&b, repo, args)) < 0)
+	/* Never a second task for a batch by accident (run_guard); then make the new batch. */
+	if (!making && !pull && (error = run_guard(repo, &b, batch, new_task, &resume_task)) < 0)
 		goto done;
+	if (making) {
+		if ((error = new_batch(&b, repo, args)) < 0)
+			goto done;
+		made = 1;
+	}
 	if (!project || !*project)
 		project = config_get(repo->cfg, "cvat.project", "dsfs");
 	if ((error = job_kv_set(jargs, sizeof(jargs), "action", action)) < 0 ||
@@ -596,13 +729,31 @@ int pipeline_cvat_verb(struct repo *repo, const struct kv *args, struct buf *out
 		error = err_set(-ENOMEM, "out of memory");
 		goto done;
 	}
-	if ((error = job_create(job, repo, "cvat", jargs, pull ? "pulling" : "created")) < 0)
+	if ((error = job_create(job, repo, "cvat", jargs, pull ? "pulling" : resume_task ? "task_created" : "created")) < 0)
 		goto done;
 	if (pull && ((error = job_kv_set_int(job->result, sizeof(job->result), "task_id", b.cvat_task_id)) < 0 ||
 		     (error = job_save(repo, job)) < 0))
 		goto done;
+	if (resume_task &&
+	    ((error = job_kv_set_int(job->result, sizeof(job->result), "task_id", resume_task)) < 0 ||
+	     (error = job_kv_set(job->result, sizeof(job->result), "task_reused", "1")) < 0 ||
+	     (error = job_save(repo, job)) < 0))
+		goto done;
+	if (resume_task && b.cvat_task_id != resume_task &&
+	    (error = catalog_batch_set_state(repo->cat, b.id, "annotating", resume_task)) < 0)
+		goto done;
+	/* From here on a failure of the job itself removes the batch it made (unmake_batch). */
+	if (made && ((error = job_kv_set(job->result, sizeof(job->result), "batch_made", "1")) < 0 ||
+		     (error = job_save(repo, job)) < 0))
+		goto done;
+	made = 0;
 	LOG_I("job %" PRId64 ": cvat %s batch %s (label set %s)", job->id, action, b.id, b.label_set);
+	if (resume_task)
+		LOG_AT(LOG_NOTICE, "batch %s already has CVAT task %" PRId64 ": resuming it, no new task", b.id,
+		       resume_task);
 	buf_printf(out, "job_id: %" PRId64 "\nbatch_id: %s\nlabel_set: %s\n", job->id, b.id, b.label_set);
+	if (resume_task)
+		buf_printf(out, "resumed_task: %" PRId64 "\n", resume_task);
 
 	if (!pull && !wait) {
 		/* wait=no: create the task and upload here, then leave it to the annotators. */
@@ -632,6 +783,13 @@ int pipeline_cvat_verb(struct repo *repo, const struct kv *args, struct buf *out
 	else
 		job_summary(out, job);
 done:
+	if (made && error < 0) {
+		/* The batch was made for this line, but no job took it on: take it back. */
+		if (job && job->id > 0)
+			job_fail(repo, job, err_msg(error));
+		if (catalog_batch_remove_unused(repo->cat, b.id) < 0)
+			LOG_W("batch %s stays: %s", b.id, err_last());
+	}
 	free(job);
 	buf_release(&lab);
 	return error;

@@ -39,7 +39,14 @@ struct catalog_job;
  * a new batch first; project= (default cvat.project), labels=a,b,c
  * (default: the label set's classes), wait=yes|no (default yes),
  * commit=yes|no (default no), message= (commit message),
- * action=run|pull (pull: export and import the batch's task again, now).
+ * action=run|pull (pull: export and import the batch's task again, now),
+ * new_task=yes (run: a new CVAT task even for a batch that has one).
+ *
+ * action=run gives a batch a second task only with new_task=yes: a labeled
+ * or imported batch is refused (-EEXIST, naming its state and task and the
+ * ways on), a batch with a task is resumed on it, a batch in a live job is
+ * refused (-EBUSY).  A batch made by the line (size=...) is removed again
+ * if its job fails before CVAT has a task for it.
  *
  * In the daemon (repo->jobs set) a waiting run returns at once with
  * "job_id: N"; on the command line it runs in the foreground.  wait=no

@@ -150,6 +150,13 @@ int catalog_batch_items(struct catalog *cat, const char *id, struct catalog_batc
 			size_t *n);
 int catalog_batch_set_state(struct catalog *cat, const char *id, const char *state,
 			    int64_t cvat_task_id);
+/*
+ * Remove a batch that was never used, with its items, in one transaction:
+ * only an "open" batch with no CVAT task and no labels imported from it
+ * (-EBUSY naming what it has otherwise; -ENOENT if there is no such batch).
+ * For a caller that made the batch and failed before using it.
+ */
+int catalog_batch_remove_unused(struct catalog *cat, const char *id);
 
 /* ---- annotations ---- */
 

@@ -532,6 +532,51 @@ int catalog_batch_set_state(struct catalog *cat, const char *id, const char *sta
 	return error;
 }
 
+int catalog_batch_remove_unused(struct catalog *cat, const char *id)
+{
+	sqlite3_stmt *q = NULL, *di = NULL, *db = NULL;
+	char state[32] = "";
+	int64_t task = 0, labels = 0;
+	int rc, error;
+
+	pthread_mutex_lock(&cat->lock);
+	if ((error = cat_begin(cat)) < 0)
+		goto out;
+	/* Read and delete in the same transaction: nothing can start using it in between. */
+	if ((error = cat_prep(cat, "SELECT state, coalesce(cvat_task_id, 0),"
+			       " (SELECT count(*) FROM labels l WHERE l.batch_id = ?1)"
+			       " FROM batches WHERE batch_id = ?1", &q)) < 0 ||
+	    (error = cat_prep(cat, "DELETE FROM batch_items WHERE batch_id = ?1", &di)) < 0 ||
+	    (error = cat_prep(cat, "DELETE FROM batches WHERE batch_id = ?1", &db)) < 0)
+		goto end;
+	cat_bind_text(q, 1, id);
+	if ((rc = sqlite3_step(q)) != SQLITE_ROW) {
+		error = rc == SQLITE_DONE ? err_set(-ENOENT, "no batch '%s'", id) : cat_errno(cat, rc, "read batch");
+		goto end;
+	}
+	cat_col_text(state, sizeof(state), q, 0);
+	task = sqlite3_column_int64(q, 1);
+	labels = sqlite3_column_int64(q, 2);
+	if (strcmp(state, "open") || task > 0 || labels > 0) {
+		error = err_set(-EBUSY, "batch %s is in use (state %s, CVAT task %lld, %lld labels): not removed",
+				id, state, (long long)task, (long long)labels);
+		goto end;
+	}
+	cat_bind_text(di, 1, id);
+	cat_bind_text(db, 1, id);
+	if ((error = cat_step_done(cat, di, "remove batch items")) < 0 ||
+	    (error = cat_step_done(cat, db, "remove batch")) < 0)
+		goto end;
+end:
+	sqlite3_finalize(q);
+	sqlite3_finalize(di);
+	sqlite3_finalize(db);
+	error = cat_end(cat, error);
+out:
+	pthread_mutex_unlock(&cat->lock);
+	return error;
+}
+
 /* ---- annotations ---- */
 
 int catalog_labels_replace(struct catalog *cat, const char *label_set, const char *batch_id,

@@ -35,7 +35,7 @@ static const struct cli_cmd commands[] = {
 	{ "push", cmd_push, "[NAME]", "send missing blobs, then versions, to a remote (default origin)" },
 	{ "pull", cmd_pull, "[NAME]", "fetch a remote's versions (blobs come on first read)" },
 	{ "clone", cmd_clone, "URL DIR", "a new dataset with a remote's versions, blobs fetched lazily" },
-	{ "cvat", cmd_verb, "[pull] [batch=ID|latest | size=N ...] [project=NAME] [labels=a,b,c] [wait=yes|no] [commit=yes|no]",
+	{ "cvat", cmd_verb, "[pull] [batch=ID|latest | size=N ...] [project=NAME] [labels=a,b,c] [wait=yes|no] [commit=yes|no] [new_task=yes]",
 	  "label a batch in CVAT and import the result, in the foreground (same as ctl/cvat)" },
 	{ "jobs", cmd_jobs, "[ID]", "list the jobs, or show one (same as ctl/jobs/ID)" },
 	{ "fsck", cmd_fsck, "[DIR]", "re-hash every blob and check the catalog against the store" },

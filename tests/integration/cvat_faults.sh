@@ -2,11 +2,14 @@
 # CVAT misbehaving: each failure leaves the dataset's labels exactly as
 # they were and the job "failed" with the reason; transient 500s are
 # retried; a 401 is not retried.  Runs `dsfs cvat` in the foreground.
+# Running a batch again resumes its CVAT task (one task per batch, however
+# many runs failed); a labeled batch is refused; a failed `size=N` run
+# leaves no batch behind.
 . "$(dirname "$0")/lib.sh"
 setup
 . "$(dirname "$0")/cvat_lib.sh"
 
-cvat_dataset 40
+cvat_dataset 45
 fake_start --auto-annotate "$T/gen/instances_default.json" --auto-complete
 cvat_config
 "$DSFS" --repo "$T/ds" -q batch size=40 || fail "batch"
@@ -65,6 +68,22 @@ fake_hook POST /_fake/faults '{"kind":"status","status":500,"count":3,"path":"^/
 grep -q "^state: imported" "$T/ok.out" || fail "$(cat "$T/ok.out")"
 [ "$(label_rows | cut -d' ' -f1)" = 40 ] || fail "labels: $(label_rows)"
 batch=$(sed -n 's/^batch_id: //p' "$T/ok.out")
+# tasks NAME: how many tasks the fake has for batch NAME.
+tasks() { fake_hook GET /_fake/state | python3 -c 'import json,sys; print(sum(t["name"] == sys.argv[1] for t in json.load(sys.stdin)["tasks"]))' "$1"; }
+batch_row() { python3 -c 'import sqlite3,sys; print("|".join(map(str, sqlite3.connect(sys.argv[1]).execute("select state, cvat_task_id from batches where batch_id = ?", (sys.argv[2],)).fetchone())))' "$T/ds/catalog.db" "$1"; }
+[ "$(tasks "$batch")" -eq 1 ] || fail "the re-runs after failures made $(tasks "$batch") CVAT tasks for $batch, not 1"
+grep -q "^resumed_task: " "$T/ok.out" || fail "the re-run did not say it resumed the task: $(cat "$T/ok.out")"
+row=$(batch_row "$batch")
+case $row in labeled\|[0-9]*) ;; *) fail "batch row after the import: $row" ;; esac
+
+note "a labeled batch is not sent to CVAT again"
+if CVAT_TOKEN=$TOKEN "$DSFS" --repo "$T/ds" cvat --batch latest --wait no > "$T/again.out" 2>&1; then
+	cat "$T/again.out"; fail "a labeled batch was sent again"
+fi
+grep -q "batch $batch is already labeled (state labeled, CVAT task ${row#labeled|})" "$T/again.out" || fail "$(cat "$T/again.out")"
+grep -q "action=pull batch=$batch" "$T/again.out" || fail "no way on in: $(cat "$T/again.out")"
+[ "$(tasks "$batch")" -eq 1 ] || fail "a labeled batch got a second task"
+[ "$(batch_row "$batch")" = "$row" ] || fail "batch row $row -> $(batch_row "$batch")"
 
 note "failed re-pulls leave the imported labels alone"
 fake_hook POST /_fake/faults '{"kind":"garbage","count":-1,"path":"dataset/export"}' >/dev/null
@@ -72,6 +91,21 @@ expect_failure pull_garbage "JSON|json|unexpected" pull "batch=$batch"
 fake_hook POST /_fake/faults '{"kind":"truncated_zip","count":-1}' >/dev/null
 expect_failure pull_zip "archive|zip" pull "batch=$batch"
 "$DSFS" --repo "$T/ds" cvat pull "batch=$batch" > "$T/repull.out" 2>&1 || { cat "$T/repull.out"; fail "re-pull"; }
+
+note "failed size=5 runs leave no batch behind"
+batches() { python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute("select count(*) from batches").fetchone()[0], c.execute("select count(*) from batch_items").fetchone()[0])' "$T/ds/catalog.db"; }
+nbatches=$(batches)
+CVAT_TOKEN=wrong-token expect_failure new401 "cvat\.token" size=5
+fake_hook POST /_fake/faults '{"kind":"status","status":500,"count":-1,"path":"^/api/projects"}' >/dev/null
+expect_failure new500 "500" size=5
+fake_hook POST /_fake/faults '{"kind":"garbage","count":-1,"path":"^/api/projects"}' >/dev/null
+expect_failure newgarbage "JSON|json" size=5
+fake_hook POST /_fake/faults '{"kind":"body","body":"[]","count":-1,"path":"^/api/projects"}' >/dev/null
+expect_failure newbody "object" size=5
+[ "$(batches)" = "$nbatches" ] || fail "batches, items: $nbatches -> $(batches)"
+grep -q "was removed" "$T/newbody.out" || fail "no word of the removed batch: $(cat "$T/newbody.out")"
+"$DSFS" --repo "$T/ds" cvat size=5 > "$T/new.out" 2>&1 || { cat "$T/new.out"; fail "size=5 after the failures"; }
+grep -q "^progress: 5 images" "$T/new.out" || fail "the 5 images were not free: $(cat "$T/new.out")"
 
 no_token "$T"/*.out
 pass
