@@ -22,6 +22,7 @@ struct ctx {
 	struct repo *repo;
 	struct fsck_report *rep;
 	FILE *out;
+	struct remote *origin;  /* a clone's origin, or NULL: where absent blobs may be */
 };
 
 static int check_blob(const struct blob_id *id, void *payload)
@@ -58,7 +59,13 @@ static int check_image(const struct catalog_image *img, void *payload)
 	}
 	blob_path(path, sizeof(path), c->repo->blobs, &id);
 	if (stat(path, &st) < 0) {
-		fprintf(c->out, "image %s (%s): blob missing: %s\n", img->id, img->name, strerror(errno));
+		/* A clone's working state names blobs it fetches on first read. */
+		if (errno == ENOENT && c->origin && remote_has_blob(c->origin, &id) == 1) {
+			c->rep->remote_only++;
+			return 0;
+		}
+		fprintf(c->out, "image %s (%s): blob missing%s: %s\n", img->id, img->name,
+			c->origin ? " here and on origin" : "", strerror(errno));
 		c->rep->problems++;
 	} else if (st.st_size != img->bytes) {
 		fprintf(c->out, "image %s (%s): blob has %lld bytes, catalog says %lld\n", img->id,
@@ -94,7 +101,7 @@ static int check_versions(struct ctx *c)
 {
 	struct history_version *hv = NULL;
 	struct history *h;
-	struct remote *origin = NULL;
+	struct remote *origin = c->origin;
 	size_t nh = 0;
 	int error;
 
@@ -103,8 +110,6 @@ static int check_versions(struct ctx *c)
 		c->rep->problems++;
 		return 0;
 	}
-	if (remote_open(&origin, h, REMOTE_DEFAULT_NAME) < 0)
-		origin = NULL;
 	for (size_t i = 0; i < nh; i++) {
 		struct version *v = NULL;
 		size_t missing = 0;
@@ -156,26 +161,30 @@ static int check_versions(struct ctx *c)
 			fprintf(c->out, "version %s: ... %zu more missing blobs\n", hv[i].tag, missing - 10);
 		version_free(v);
 	}
-	remote_free(origin);
 	history_versions_free(hv, nh);
 	return 0;
 }
 
 int fsck_run(struct fsck_report *rep, struct repo *repo, FILE *out)
 {
-	struct ctx c = { repo, rep, out };
+	struct ctx c = { repo, rep, out, NULL };
 	struct rows rows = { 0 };
+	struct history *h;
 	int error;
 
 	memset(rep, 0, sizeof(*rep));
+	if (repo_history(&h, repo) == 0 && remote_open(&c.origin, h, REMOTE_DEFAULT_NAME) < 0)
+		c.origin = NULL;
+	err_clear();
 	if ((error = blob_foreach(repo->blobs, check_blob, &c)) < 0)
-		return error;
+		goto done;
 	if ((error = catalog_images_foreach(repo->cat, "", collect, &rows)) < 0)
 		goto done;
 	for (size_t i = 0; i < rows.n; i++)
 		check_image(&rows.v[i], &c);
 	error = check_versions(&c);
 done:
+	remote_free(c.origin);
 	free(rows.v);
 	return error;
 }

@@ -125,7 +125,30 @@ int version_resolve(struct version_info *out, struct repo *repo, const char *spe
 
 /* ---- commit ---- */
 
-int version_commit(struct version_info *out, struct repo *repo, const char *message)
+/*
+ * The safety net of version_commit(): a working state without images
+ * while HEAD has some is refused unless forced.
+ */
+static int check_not_emptied(struct repo *repo, const struct manifest_set *m)
+{
+	struct version_info head;
+
+	if (m->n_images > 0)
+		return 0;
+	if (version_resolve(&head, repo, "HEAD") < 0) {
+		err_clear();
+		return 0; /* no version yet (or an unreadable one: history_commit says so) */
+	}
+	if (head.n_images == 0)
+		return 0;
+	return err_set(-EPERM, "the working state is empty but %s has %" PRId64 " images: run "
+		       "'dsfs checkout %s' first to get them, or force=yes (dsfs commit --force) to "
+		       "commit an empty dataset", *head.tag ? head.tag : head.commit, head.n_images,
+		       *head.tag ? head.tag : head.commit);
+}
+
+int version_commit(struct version_info *out, struct repo *repo, const char *message,
+		   enum version_commit_flags flags)
 {
 	struct manifest_set m;
 	struct history_file *files = NULL;
@@ -140,6 +163,8 @@ int version_commit(struct version_info *out, struct repo *repo, const char *mess
 		return error;
 	if ((error = manifest_build(&m, repo)) < 0)
 		return error;
+	if (!(flags & VERSION_COMMIT_FORCE) && (error = check_not_emptied(repo, &m)) < 0)
+		goto done;
 	if (!(files = calloc(m.n, sizeof(*files)))) {
 		error = err_set(-ENOMEM, "out of memory");
 		goto done;
@@ -351,6 +376,20 @@ static int load_label_set(struct manifest_label_set *out, struct version *v, con
 	}
 	return manifest_label_set_parse(out, dir, text[0], len[0], text[1], len[1], text[2], len[2],
 					text[3], len[3]);
+}
+
+int version_label_set(struct manifest_label_set *out, struct version *v, const char *label_set)
+{
+	int error = load_label_set(out, v, label_set);
+
+	if (error == -EIO)
+		err_wrap(-EIO, *v->info.tag ? v->info.tag : "version", v->info.commit);
+	return error;
+}
+
+const struct manifest_exclusions *version_exclusions(const struct version *v)
+{
+	return &v->excl;
 }
 
 int version_export(struct export **out, struct version *v, const char *label_set, const char *root)

@@ -32,6 +32,11 @@ static int valid_name(const char *name)
 	return 1;
 }
 
+int cat_label_set_name_ok(const char *name)
+{
+	return valid_name(name);
+}
+
 void catalog_strings_free(char **v, size_t n)
 {
 	for (size_t i = 0; v && i < n; i++)

@@ -208,14 +208,14 @@ static void test_commit_and_read_back(void **state)
 	excl[0] = f->ids[2];
 	assert_int_equal(catalog_exclude(f->repo->cat, excl, 1, "default", "blurry"), 0);
 
-	assert_int_equal(version_commit(&v1, f->repo, "first"), 0);
+	assert_int_equal(version_commit(&v1, f->repo, "first", 0), 0);
 	assert_string_equal(v1.tag, "v1");
 	assert_int_equal(v1.number, 1);
 	assert_int_equal(v1.n_images, 4);
 	assert_int_equal(v1.n_labeled, 3);
 	assert_int_equal(strlen(v1.commit), 40);
 	/* Same state: no empty version. */
-	assert_int_equal(version_commit(&info, f->repo, "again"), -EEXIST);
+	assert_int_equal(version_commit(&info, f->repo, "again", 0), -EEXIST);
 	assert_non_null(strstr(err_last(), "same as v1"));
 
 	/* The working export now equals v1's export, byte for byte. */
@@ -248,7 +248,7 @@ static void test_commit_and_read_back(void **state)
 		label(f, 3, b3, 1);
 		label(f, 0, b0, 1);
 	}
-	assert_int_equal(version_commit(&v2, f->repo, "second"), 0);
+	assert_int_equal(version_commit(&v2, f->repo, "second", 0), 0);
 	assert_string_equal(v2.tag, "v2");
 
 	/* v1 still reads as v1. */
@@ -285,7 +285,7 @@ static void test_reconcile(void **state)
 	struct buf log = BUF_INIT;
 	size_t n = 0;
 
-	assert_int_equal(version_commit(&v1, f->repo, "only"), 0);
+	assert_int_equal(version_commit(&v1, f->repo, "only", 0), 0);
 	/* As if the process died between the tag and the catalog row. */
 	assert_int_equal(catalog_versions_prune(f->repo->cat, NULL, 0), 0);
 	assert_int_equal(catalog_versions(f->repo->cat, &rows, &n), 0);
@@ -349,7 +349,7 @@ static void test_blob_ids_and_materialize(void **state)
 
 	label(f, 0, b0, 1);
 	label(f, 1, NULL, 0);
-	assert_int_equal(version_commit(&v1, f->repo, "m"), 0);
+	assert_int_equal(version_commit(&v1, f->repo, "m", 0), 0);
 	assert_int_equal(version_blob_ids(&ids, &n, f->repo), 0);
 	assert_int_equal(n, 4);
 	free(ids);
@@ -393,13 +393,13 @@ static void test_stale_ref_locks(void **state)
 	const char *locks[] = { "git/refs/tags/v2.lock", "git/refs/heads/main.lock", "git/packed-refs.lock" };
 	char path[256];
 
-	assert_int_equal(version_commit(&v1, f->repo, "one"), 0);
+	assert_int_equal(version_commit(&v1, f->repo, "one", 0), 0);
 	for (size_t i = 0; i < 3; i++) {
 		snprintf(path, sizeof(path), "%s/%s", f->dir, locks[i]);
 		assert_int_equal(fs_write_file_atomic(path, "x", 1, 0644), 0);
 	}
 	label(f, 0, b0, 1);
-	assert_int_equal(version_commit(&v2, f->repo, "two"), 0);
+	assert_int_equal(version_commit(&v2, f->repo, "two", 0), 0);
 	assert_string_equal(v2.tag, "v2");
 	for (size_t i = 0; i < 3; i++) {
 		snprintf(path, sizeof(path), "%s/%s", f->dir, locks[i]);
