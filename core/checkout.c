@@ -234,14 +234,14 @@ static int is_empty(const struct manifest_set *m)
 	return 1;
 }
 
-int checkout_is_clean(struct repo *repo, const char *spec)
+/* checkout_is_clean() against the built working-state manifests `m`. */
+static int clean_against(struct repo *repo, const char *spec, const struct manifest_set *m)
 {
 	struct history_version hv = HISTORY_VERSION_INIT;
-	struct manifest_set m;
 	struct buf b = BUF_INIT;
 	struct history *h;
 	size_t n_tree = 0;
-	int clean = 1, error;
+	int clean, error;
 
 	if ((error = repo_history(&h, repo)) < 0)
 		return error;
@@ -250,22 +250,16 @@ int checkout_is_clean(struct repo *repo, const char *spec)
 		if (error != -ENOENT || spec)
 			return error;
 		err_clear(); /* no version yet */
-		if ((error = manifest_build(&m, repo)) < 0)
-			return error;
-		clean = is_empty(&m);
-		manifest_set_release(&m);
-		return clean;
+		return is_empty(m);
 	}
-	if ((error = manifest_build(&m, repo)) < 0)
-		goto done;
 	if ((error = count_files(&n_tree, h, hv.commit, "")) < 0)
 		goto done;
-	clean = n_tree == m.n;
-	for (size_t i = 0; i < m.n && clean; i++) {
-		const struct buf *want = &m.files[i].data;
+	clean = n_tree == m->n;
+	for (size_t i = 0; i < m->n && clean; i++) {
+		const struct buf *want = &m->files[i].data;
 
 		buf_reset(&b);
-		error = history_read(&b, h, hv.commit, m.files[i].path);
+		error = history_read(&b, h, hv.commit, m->files[i].path);
 		if (error == -ENOENT) {
 			error = 0;
 			clean = 0;
@@ -277,7 +271,30 @@ int checkout_is_clean(struct repo *repo, const char *spec)
 	}
 done:
 	buf_release(&b);
-	manifest_set_release(&m);
 	history_version_release(&hv);
 	return error < 0 ? error : clean;
+}
+
+int checkout_is_clean(struct repo *repo, const char *spec)
+{
+	struct manifest_set m;
+	int error;
+
+	if ((error = manifest_build(&m, repo)) < 0)
+		return error;
+	error = clean_against(repo, spec, &m);
+	manifest_set_release(&m);
+	return error;
+}
+
+int checkout_is_safe(struct repo *repo)
+{
+	struct manifest_set m;
+	int error;
+
+	if ((error = manifest_build(&m, repo)) < 0)
+		return error;
+	error = is_empty(&m) ? 1 : clean_against(repo, NULL, &m);
+	manifest_set_release(&m);
+	return error;
 }

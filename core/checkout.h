@@ -27,7 +27,7 @@ struct version_info;
  * takes: vN, N, a tag, HEAD, a commit prefix) in one catalog transaction:
  * on failure the catalog is as it was.  Batches, jobs and the versions
  * table are kept.  Unconditional: callers that must not lose uncommitted
- * changes ask checkout_is_clean() first.  `out` (may be NULL) gets the
+ * changes ask checkout_is_safe() first.  `out` (may be NULL) gets the
  * version's info.  `warnings` (may be NULL) gets one line per label set
  * whose frozen split or seed differs from dsfs.yaml's (a checkout leaves
  * dsfs.yaml alone, so the next commit would record dsfs.yaml's).
@@ -44,5 +44,13 @@ int checkout_version(struct version_info *out, struct repo *repo, const char *sp
  * no label, no class.
  */
 int checkout_is_clean(struct repo *repo, const char *spec);
+
+/*
+ * 1 if replacing the working state loses nothing: it is clean (equal to
+ * HEAD) or holds nothing a user made (no image, label or class: a fresh
+ * clone's or init's catalog).  0 if it has uncommitted work, or a negative
+ * errno.  What `dsfs checkout` and `dsfs pull` ask before replacing it.
+ */
+int checkout_is_safe(struct repo *repo);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * dsfs checkout [--force] VERSION: make the working state (the catalog)
  * version VERSION's.  Refused while the working state differs from HEAD
- * (uncommitted changes would be lost) unless --force.  main does not move:
+ * and is not empty (uncommitted changes would be lost) unless --force.  main does not move:
  * checking out an older version and committing records it again as a new
  * version, as a revert does in git.  A running mount is told through
  * repo_free() (core/mountlink), so its working tree shows the version.
@@ -28,7 +28,7 @@ int cmd_checkout(struct cli *cli, int argc, char **argv)
 	struct buf warnings = BUF_INIT;
 	struct version_info v;
 	struct repo *repo = NULL;
-	int c, force = 0, clean, error;
+	int c, force = 0, safe, error;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "fh", longopts, NULL)) != -1) {
@@ -42,8 +42,8 @@ int cmd_checkout(struct cli *cli, int argc, char **argv)
 			       "annotations, exclusions: the catalog) by VERSION's (vN, N, a tag, HEAD or\n"
 			       "a commit prefix), in one transaction.  Blobs are not copied: a clone\n"
 			       "fetches them on first read.  Batches and jobs are kept.\n"
-			       "Refused when the working state differs from HEAD (uncommitted changes);\n"
-			       "--force drops them.  main does not move: committing after checking out an\n"
+			       "Refused when the working state differs from HEAD and is not empty\n"
+			       "(uncommitted changes); --force drops them.  main does not move: committing after checking out an\n"
 			       "older version makes it the next version again (a revert).\n");
 			return 0;
 		default:
@@ -56,11 +56,11 @@ int cmd_checkout(struct cli *cli, int argc, char **argv)
 	if ((error = repo_open(&repo, cli->repo)) < 0)
 		goto done;
 	if (!force) {
-		if ((clean = checkout_is_clean(repo, NULL)) < 0) {
-			error = clean;
+		if ((safe = checkout_is_safe(repo)) < 0) {
+			error = safe;
 			goto done;
 		}
-		if (!clean) {
+		if (!safe) {
 			error = err_set(-EPERM, "the working state has uncommitted changes (dsfs commit -m "
 					"MESSAGE keeps them as a version; --force drops them)");
 			goto done;

@@ -80,8 +80,8 @@ int cmd_push(struct cli *cli, int argc, char **argv)
 
 /*
  * After a pull moved main: a working state that was clean (equal to the old
- * HEAD) moves to the new HEAD; one with uncommitted changes is kept, with a
- * warning, because replacing it would lose work.
+ * HEAD, or empty) moves to the new HEAD; one with uncommitted changes is
+ * kept, with a warning, because replacing it would lose work.
  */
 static int pull_update_working(struct cli *cli, struct repo *repo, int was_clean)
 {
@@ -121,8 +121,9 @@ int cmd_pull(struct cli *cli, int argc, char **argv)
 		printf("usage: dsfs pull [NAME]\n\n"
 		       "Fetch main and the vN tags of remote NAME (default origin); main moves by\n"
 		       "fast-forward only.  Blobs are not copied: they come on first read.\n"
-		       "When main moved and the working state was clean (equal to the old HEAD), it\n"
-		       "becomes the new HEAD's; one with uncommitted changes is kept, with a warning\n"
+		       "When main moved and the working state was clean (equal to the old HEAD, or\n"
+		       "empty), it becomes the new HEAD's; one with uncommitted changes is kept, with\n"
+		       "a warning "
 		       "('dsfs checkout --force vN' takes the new HEAD then).\n");
 		return 0;
 	}
@@ -132,8 +133,8 @@ int cmd_pull(struct cli *cli, int argc, char **argv)
 	if ((error = repo_open(&repo, cli->repo)) < 0 || (error = repo_history(&h, repo)) < 0 ||
 	    (error = remote_open(&r, h, argc == 2 ? argv[1] : NULL)) < 0)
 		goto done;
-	/* Before the fetch: clean means equal to the HEAD that is about to become old. */
-	if ((clean = checkout_is_clean(repo, NULL)) < 0) {
+	/* Before the fetch: clean means equal to the HEAD that is about to become old (or empty). */
+	if ((clean = checkout_is_safe(repo)) < 0) {
 		error = clean;
 		goto done;
 	}

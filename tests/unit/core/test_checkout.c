@@ -188,6 +188,7 @@ static void test_checkout_reproduces_catalog(void **state)
 	assert_int_equal(version_commit(&v1, f->repo, "one", 0), 0);
 	assert_int_equal(checkout_is_clean(f->repo, NULL), 1);
 	assert_int_equal(checkout_is_clean(f->repo, "v1"), 1);
+	assert_int_equal(checkout_is_safe(f->repo), 1);
 
 	/* Change every table, then go back. */
 	add_image(f, 4, "new.png", "cam3");
@@ -201,6 +202,7 @@ static void test_checkout_reproduces_catalog(void **state)
 	dump(&after, f->repo);
 	assert_string_not_equal(before.ptr, after.ptr);
 	assert_int_equal(checkout_is_clean(f->repo, NULL), 0);
+	assert_int_equal(checkout_is_safe(f->repo), 0); /* uncommitted work */
 
 	memset(&info, 0, sizeof(info));
 	assert_int_equal(checkout_version(&info, f->repo, "v1", &warn), 0);
@@ -243,6 +245,7 @@ static void test_checkout_into_empty_catalog(void **state)
 	dump(&after, f->repo);
 	assert_string_equal(after.ptr, "label_set default:\n"); /* what init makes */
 	assert_int_equal(checkout_is_clean(f->repo, NULL), 0);
+	assert_int_equal(checkout_is_safe(f->repo), 1); /* nothing to lose */
 
 	/* The safety net: an empty working state over a HEAD with images. */
 	err_clear();
@@ -277,8 +280,10 @@ static void test_clean_without_versions(void **state)
 	assert_int_equal(repo_init(dir), 0);
 	assert_int_equal(repo_open(&fresh, dir), 0);
 	assert_int_equal(checkout_is_clean(fresh, NULL), 1);
+	assert_int_equal(checkout_is_safe(fresh), 1);
 	assert_int_equal(catalog_labelset_add_classes(fresh->cat, "default", cls, 1, NULL), 0);
 	assert_int_equal(checkout_is_clean(fresh, NULL), 0); /* a class is work */
+	assert_int_equal(checkout_is_safe(fresh), 0);
 	repo_free(fresh);
 	fs_rm_rf(dir);
 }
