@@ -7,6 +7,10 @@
  * a concurrent writer (the daemon ingesting while `dsfs commit` runs) is
  * neither blocked nor half-seen.
  *
+ * catalog_replace() is the inverse: a whole working state (a checked-out
+ * version) loaded in one write transaction, the versioned tables emptied
+ * first, so a reader sees the old state or the new one, never a mix.
+ *
  * The versions table is a cache of the git tags (store/history): the tags
  * are the truth; core/version reconciles this table from them.
  */
