@@ -19,9 +19,12 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -753,6 +756,7 @@ static int write_file(const char *path, const char *data, size_t len)
 	return 0;
 }
 
+/* A copy of the blob open at `src`: a reflink where the file system shares extents (btrfs, XFS), else bytes. */
 static int copy_fd(int src, const char *dst)
 {
 	char buf[1 << 16];
@@ -762,6 +766,8 @@ static int copy_fd(int src, const char *dst)
 
 	if (fd < 0)
 		return err_set(-errno, "%s: %s", dst, strerror(errno));
+	if (ioctl(fd, FICLONE, src) == 0)
+		goto done;
 	while ((r = read(src, buf, sizeof(buf))) > 0) {
 		for (ssize_t off = 0; off < r;) {
 			ssize_t w = write(fd, buf + off, (size_t)(r - off));
@@ -780,6 +786,12 @@ done:
 	return error;
 }
 
+/*
+ * Put image `img` at `dst`: a hard link to the blob if *try_link (set by
+ * --link; cleared at the first link that crosses file systems), else a copy.
+ * A hard link is the blob itself: writing to it (root may) would change
+ * every version, so it is only made when asked for.
+ */
 static int place_image(struct version_materialize_stats *st, struct repo *repo,
 		       const struct export_image *img, const char *dst, int *try_link)
 {
@@ -814,12 +826,12 @@ static int place_image(struct version_materialize_stats *st, struct repo *repo,
 }
 
 static int materialize_into(struct version_materialize_stats *st, struct repo *repo,
-			    const struct export *ex, const char *tmp)
+			    const struct export *ex, const char *tmp, int hard_links)
 {
 	static const char *const dirs[] = { "images/train", "images/val", "labels/train", "labels/val", "coco" };
 	struct buf b = BUF_INIT;
 	char path[PATH_MAX + 160]; /* tmp (< PATH_MAX + 32) + "/images/train/<id>.<ext>" */
-	int try_link = 1, error = 0;
+	int try_link = hard_links, error = 0;
 
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]) && !error; i++) {
 		snprintf(path, sizeof(path), "%s/%s", tmp, dirs[i]);
@@ -868,8 +880,36 @@ done:
 	return error;
 }
 
+/* Remove OUTDIR.partial-PID left by an export whose process died (killed, or the machine went down). */
+static void remove_dead_partials(const char *abs)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 300], prefix[300];
+	const char *base = fs_basename(abs);
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%.*s", (int)(base - abs), abs);
+	snprintf(prefix, sizeof(prefix), "%s.partial-", base);
+	if (!(d = opendir(*dir ? dir : ".")))
+		return;
+	while ((e = readdir(d))) {
+		char *end;
+		long pid;
+
+		if (strncmp(e->d_name, prefix, strlen(prefix)))
+			continue;
+		pid = strtol(e->d_name + strlen(prefix), &end, 10);
+		if (*end || pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		snprintf(path, sizeof(path), "%s%s", dir, e->d_name);
+		LOG_W("export: removing %s, left by an export that did not finish", path);
+		fs_rm_rf(path);
+	}
+	closedir(d);
+}
+
 int version_materialize(struct version_materialize_stats *stats, struct repo *repo,
-			const char *spec, const char *label_set, const char *outdir)
+			const char *spec, const char *label_set, const char *outdir, int hard_links)
 {
 	struct version_materialize_stats st = { 0, 0, 0 };
 	struct version *v = NULL;
@@ -905,6 +945,7 @@ int version_materialize(struct version_materialize_stats *stats, struct repo *re
 			return err_set(-EEXIST, "%s exists and is not an empty directory", abs);
 	}
 	snprintf(tmp, sizeof(tmp), "%s.partial-%ld", abs, (long)getpid());
+	remove_dead_partials(abs);
 	if (spec) {
 		if ((error = version_open(&v, repo, spec)) < 0 ||
 		    (error = version_export(&ex, v, label_set, abs)) < 0)
@@ -913,7 +954,7 @@ int version_materialize(struct version_materialize_stats *stats, struct repo *re
 		goto done;
 	}
 	fs_rm_rf(tmp);
-	if ((error = materialize_into(&st, repo, ex, tmp)) < 0)
+	if ((error = materialize_into(&st, repo, ex, tmp, hard_links)) < 0)
 		goto done;
 	if (rename(tmp, abs) < 0)
 		error = err_set(-errno, "rename %s -> %s: %s", tmp, abs, strerror(errno));

@@ -5,7 +5,8 @@
  * working export of that moment (labels, dataset.yaml but for the path,
  * COCO), exclusions and frozen split, diff text, catalog reconcile after a
  * lost row, strict parsing (errors name file and line), blob ids of all
- * versions, and a materialized export (hard links, atomic directory).
+ * versions, and a materialized export (copies, or hard links with --link;
+ * an atomic directory; a dead export's .partial-PID cleared).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <limits.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/export.h"
@@ -355,7 +358,7 @@ static void test_blob_ids_and_materialize(void **state)
 	free(ids);
 
 	snprintf(out, sizeof(out), "%s/out", f->dir);
-	assert_int_equal(version_materialize(&st, f->repo, "v1", "default", out), 0);
+	assert_int_equal(version_materialize(&st, f->repo, "v1", "default", out, 1), 0);
 	assert_int_equal(st.images_linked + st.images_copied, 2);
 	assert_int_equal(st.labels, 2);
 	snprintf(path, sizeof(path), "%s/dataset.yaml", out);
@@ -373,10 +376,37 @@ static void test_blob_ids_and_materialize(void **state)
 	blob_path(blob, sizeof(blob), f->repo->blobs, &bid);
 	assert_int_equal(stat(blob, &s2), 0);
 	assert_true(s1.st_ino == s2.st_ino);
+	/*
+	 * Without --link the images are copies: writing one (root may) leaves
+	 * the store alone.  And a .partial-PID of a dead export is cleared.
+	 */
+	{
+		char out3[PATH_MAX], stale[PATH_MAX + 32], img3[PATH_MAX + 64];
+		pid_t p = fork();
+
+		assert_true(p >= 0);
+		if (p == 0)
+			_exit(0);
+		waitpid(p, NULL, 0);   /* a pid no process has now */
+		snprintf(out3, sizeof(out3), "%s/out3", f->dir);
+		snprintf(stale, sizeof(stale), "%s.partial-%ld", out3, (long)p);
+		assert_int_equal(mkdir(stale, 0755), 0);
+		assert_int_equal(version_materialize(&st, f->repo, "v1", "default", out3, 0), 0);
+		assert_int_equal(st.images_linked, 0);
+		assert_int_equal(st.images_copied, 2);
+		assert_int_equal(access(stale, F_OK), -1);
+		for (int s = 0; s < 2; s++) {
+			snprintf(img3, sizeof(img3), "%s/images/%s/%s.png", out3, s ? "val" : "train", f->ids[0]);
+			if (stat(img3, &s1) == 0)
+				break;
+		}
+		assert_true(s1.st_ino != s2.st_ino);
+		assert_int_equal(s1.st_size, s2.st_size);
+	}
 	/* An existing non-empty directory is refused; nothing partial is left. */
-	assert_int_equal(version_materialize(&st, f->repo, "v1", "default", out), -EEXIST);
+	assert_int_equal(version_materialize(&st, f->repo, "v1", "default", out, 0), -EEXIST);
 	snprintf(path, sizeof(path), "%s/out2", f->dir);
-	assert_int_equal(version_materialize(&st, f->repo, "v1", "nope", path), -ENOENT);
+	assert_int_equal(version_materialize(&st, f->repo, "v1", "nope", path, 0), -ENOENT);
 	assert_int_equal(access(path, F_OK), -1);
 	buf_release(&y);
 }
