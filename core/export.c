@@ -515,9 +515,9 @@ int export_dataset_yaml(struct buf *out, const struct export *ex)
 	    (error = put_comment_str(out, ex->version)) < 0 ||
 	    (error = buf_puts(out, ")\npath: ")) < 0 ||
 	    (error = put_yaml_str(out, ex->root)) < 0 ||
-	    (error = buf_printf(out, "\ntrain: images/train\nval: images/val\nnc: %zu\nnames:\n",
-				ex->n_classes)) < 0)
-		return error;
+	    (error = buf_printf(out, "\ntrain: images/train\nval: images/val\nnc: %zu\nnames:%s\n",
+				ex->n_classes, ex->n_classes ? "" : " {}")) < 0)
+		return error;   /* no classes: an empty mapping ("names:" alone reads as null) */
 	for (size_t c = 0; c < ex->n_classes; c++) {
 		if ((error = buf_printf(out, "  %zu: ", c)) < 0 ||
 		    (error = put_yaml_str(out, ex->classes[c])) < 0 ||
