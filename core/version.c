@@ -41,6 +41,8 @@
 #include "util/err.h"
 #include "util/fsutil.h"
 #include "util/log.h"
+#include "util/utf8.h"
+#include "util/yamlstr.h"
 
 struct version {
 	struct repo *repo;               /* borrowed */
@@ -139,6 +141,10 @@ int version_commit(struct version_info *out, struct repo *repo, const char *mess
 
 	if (out)
 		memset(out, 0, sizeof(*out));
+	if (!message || !message[strspn(message, " \t\n")])
+		return err_set(-EINVAL, "a version needs a message that says what changed (it is empty)");
+	if (!utf8_valid(message))
+		return err_set(-EINVAL, "the message is not UTF-8 text");
 	if ((error = repo_history(&h, repo)) < 0)
 		return error;
 	if ((error = manifest_build(&m, repo)) < 0)
@@ -416,6 +422,30 @@ fail:
 	return error;
 }
 
+/*
+ * A commit message (or author) in our text outputs: as a YAML string in
+ * VERSION (`oneline` 0), or its first line with control characters shown
+ * as '?' in the log (`oneline` 1: one line per version, and no terminal
+ * escapes).  Bytes that are not UTF-8 (git takes any) become '?' first.
+ */
+static int put_text(struct buf *out, const char *text, int oneline)
+{
+	char *s = strdup(text);
+	int error;
+
+	if (!s)
+		return err_set(-ENOMEM, "out of memory");
+	if (oneline)
+		s[strcspn(s, "\n")] = '\0';
+	if (!utf8_valid(s))
+		for (char *c = s; *c; c++)
+			if ((unsigned char)*c >= 0x80)
+				*c = '?';
+	error = oneline ? yaml_put_comment(out, s) : yaml_put_str(out, s);
+	free(s);
+	return error;
+}
+
 /* ---- text: VERSION, log, diff ---- */
 
 int version_describe(struct buf *out, struct repo *repo, const char *spec)
@@ -433,10 +463,13 @@ int version_describe(struct buf *out, struct repo *repo, const char *spec)
 	if ((error = read_file(&text, &len, h, info.commit, "summary.tsv")) < 0 ||
 	    (error = read_summary(&info, h)) < 0)
 		goto done;
-	buf_printf(out, "version: %s\ncommit: %s\ndate: %s\nauthor: %s\nmessage: %s\nimages: %" PRId64
-		   "\nlabeled: %" PRId64 "\nlabel_sets:\n", *info.tag ? info.tag : "(untagged)",
-		   info.commit, info.created_at, hv.author ? hv.author : "", info.message,
-		   info.n_images, info.n_labeled);
+	buf_printf(out, "version: %s\ncommit: %s\ndate: %s\nauthor: ", *info.tag ? info.tag : "(untagged)",
+		   info.commit, info.created_at);
+	put_text(out, hv.author ? hv.author : "", 0);
+	buf_puts(out, "\nmessage: ");
+	put_text(out, info.message, 0);
+	buf_printf(out, "\nimages: %" PRId64 "\nlabeled: %" PRId64 "\nlabel_sets:\n", info.n_images,
+		   info.n_labeled);
 	/* "label_set<TAB>name<TAB>classes=3 labeled=300 annotations=812" lines of summary.tsv */
 	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
 		char *name, *rest;
@@ -513,10 +546,13 @@ int version_log(struct buf *out, struct repo *repo)
 		return error;
 	if (!n)
 		buf_puts(out, "no versions yet (dsfs commit -m MESSAGE makes v1)\n");
-	for (size_t i = n; i-- > 0;)
-		buf_printf(out, "%-5s %s  %.12s  images %-7" PRId64 " labeled %-7" PRId64 " %s\n",
+	for (size_t i = n; i-- > 0;) {
+		buf_printf(out, "%-5s %s  %.12s  images %-7" PRId64 " labeled %-7" PRId64 " ",
 			   rows[i].tag, rows[i].created_at, rows[i].commit_id, rows[i].n_images,
-			   rows[i].n_labeled, rows[i].message);
+			   rows[i].n_labeled);
+		put_text(out, rows[i].message, 1);
+		buf_puts(out, "\n");
+	}
 	free(rows);
 	return 0;
 }

@@ -211,7 +211,10 @@ static void test_commit_and_read_back(void **state)
 	excl[0] = f->ids[2];
 	assert_int_equal(catalog_exclude(f->repo->cat, excl, 1, "default", "blurry"), 0);
 
-	assert_int_equal(version_commit(&v1, f->repo, "first"), 0);
+	/* A message must say something, in UTF-8. */
+	assert_int_equal(version_commit(&v1, f->repo, " \n\t"), -EINVAL);
+	assert_int_equal(version_commit(&v1, f->repo, "caf\xe9"), -EINVAL);
+	assert_int_equal(version_commit(&v1, f->repo, "first: a=b\nsecond \x1b[31mline"), 0);
 	assert_string_equal(v1.tag, "v1");
 	assert_int_equal(v1.number, 1);
 	assert_int_equal(v1.n_images, 4);
@@ -220,6 +223,14 @@ static void test_commit_and_read_back(void **state)
 	/* Same state: no empty version. */
 	assert_int_equal(version_commit(&info, f->repo, "again"), -EEXIST);
 	assert_non_null(strstr(err_last(), "same as v1"));
+	/* VERSION quotes the message as YAML; the log shows its first line, no escape bytes. */
+	assert_int_equal(version_describe(&text, f->repo, "v1"), 0);
+	assert_non_null(strstr(text.ptr, "\nmessage: \"first: a=b\\nsecond \\x1b[31mline\"\n"));
+	buf_reset(&text);
+	assert_int_equal(version_log(&text, f->repo), 0);
+	assert_non_null(strstr(text.ptr, " first: a=b\n"));
+	assert_null(strchr(text.ptr, '\x1b'));
+	buf_reset(&text);
 
 	/* The working export now equals v1's export, byte for byte. */
 	assert_int_equal(export_from_catalog(&work, f->repo, "default", "/w"), 0);
