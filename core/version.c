@@ -629,8 +629,9 @@ static size_t changed_images(const struct manifest_label_set *a, const struct ma
 static int diff_label_set(struct buf *out, struct version *va, struct version *vb, const char *name)
 {
 	struct manifest_label_set a, b;
+	struct buf body = BUF_INIT;
 	char (*added)[33] = NULL, (*removed)[33] = NULL;
-	size_t na = 0, nr = 0;
+	size_t na = 0, nr = 0, changed;
 	int ea, eb, error = 0;
 
 	ea = load_label_set(&a, va, name);
@@ -641,24 +642,35 @@ static int diff_label_set(struct buf *out, struct version *va, struct version *v
 		manifest_label_set_release(&a);
 		return eb;
 	}
-	buf_printf(out, "label set %s%s:\n", name, ea == -ENOENT ? " (new)" : eb == -ENOENT ? " (removed)" : "");
 	for (size_t k = a.n_classes; k < b.n_classes; k++)
-		buf_printf(out, "  class added: %zu %s\n", k, b.classes[k]);
+		buf_printf(&body, "  class added: %zu %s\n", k, b.classes[k]);
 	for (size_t k = 0; k < a.n_classes && k < b.n_classes; k++)
 		if (strcmp(a.classes[k], b.classes[k]))
-			buf_printf(out, "  class %zu renamed: %s -> %s\n", k, a.classes[k], b.classes[k]);
+			buf_printf(&body, "  class %zu renamed: %s -> %s\n", k, a.classes[k], b.classes[k]);
 	if ((error = id_minus(&added, &na, (const char (*)[33])b.labeled, b.n_labeled, 33,
 			      (const char (*)[33])a.labeled, a.n_labeled, 33)) < 0 ||
 	    (error = id_minus(&removed, &nr, (const char (*)[33])a.labeled, a.n_labeled, 33,
 			      (const char (*)[33])b.labeled, b.n_labeled, 33)) < 0)
 		goto done;
-	buf_printf(out, "  labeled images: %zu -> %zu (+%zu -%zu)\n", a.n_labeled, b.n_labeled, na, nr);
-	buf_printf(out, "  annotations: %zu -> %zu, images whose boxes changed: %zu\n", a.n_boxes,
-		   b.n_boxes, changed_images(&a, &b));
-	if (a.split != b.split || a.seed != b.seed)
-		buf_printf(out, "  split: %g seed %" PRIu64 " -> %g seed %" PRIu64 "\n", a.split, a.seed,
-			   b.split, b.seed);
+	changed = changed_images(&a, &b);
+	if (na || nr)
+		buf_printf(&body, "  labeled images: %zu -> %zu (+%zu -%zu)\n", a.n_labeled, b.n_labeled,
+			   na, nr);
+	if (a.n_boxes != b.n_boxes || changed)
+		buf_printf(&body, "  annotations: %zu -> %zu, images whose boxes changed: %zu\n",
+			   a.n_boxes, b.n_boxes, changed);
+	/* The split of a label set on one side only is not a change of split. */
+	if (ea == 0 && eb == 0 && (a.split != b.split || a.seed != b.seed))
+		buf_printf(&body, "  split: %g seed %" PRIu64 " -> %g seed %" PRIu64 "\n", a.split,
+			   a.seed, b.split, b.seed);
+	/* A label set the same on both sides is left out. */
+	if (body.len || ea == -ENOENT || eb == -ENOENT) {
+		buf_printf(out, "label set %s%s:\n", name,
+			   ea == -ENOENT ? " (new)" : eb == -ENOENT ? " (removed)" : "");
+		buf_put(out, body.ptr, body.len);
+	}
 done:
+	buf_release(&body);
 	free(added);
 	free(removed);
 	manifest_label_set_release(&a);

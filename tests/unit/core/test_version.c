@@ -279,6 +279,11 @@ static void test_commit_and_read_back(void **state)
 	assert_non_null(strstr(text.ptr, "class added: 2 bird"));
 	assert_non_null(strstr(text.ptr, "labeled images: 3 -> 4 (+1 -0)"));
 	assert_non_null(strstr(text.ptr, "images whose boxes changed: 2"));
+	assert_null(strstr(text.ptr, "split:"));   /* unchanged: not listed */
+	/* A version against itself: no label set listed at all. */
+	buf_reset(&text);
+	assert_int_equal(version_diff(&text, f->repo, "v2", "v2"), 0);
+	assert_null(strstr(text.ptr, "label set"));
 	buf_reset(&text);
 	assert_int_equal(version_describe(&text, f->repo, "HEAD"), 0);
 	assert_non_null(strstr(text.ptr, "version: v2\n"));
