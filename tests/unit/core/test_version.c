@@ -34,6 +34,7 @@
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/fsutil.h"
+#include "testrepo.h"
 
 struct fixture {
 	char dir[64];
@@ -68,10 +69,7 @@ static int setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 	const char *classes[] = { "cat", "dog" };
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/dsfs-test-version.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	assert_int_equal(repo_init(f->dir), 0);
-	assert_int_equal(repo_open(&f->repo, f->dir), 0);
+	assert_int_equal(testrepo_make(f->dir, sizeof(f->dir), "test-version", &f->repo), 0);
 	add_image(f, 0, "a.png");
 	add_image(f, 1, "tab\there.png");   /* escaped in images.tsv */
 	add_image(f, 2, "c.png");
@@ -85,8 +83,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	repo_free(f->repo);
-	fs_rm_rf(f->dir);
+	testrepo_remove(f->dir, f->repo);
 	free(f);
 	return 0;
 }
