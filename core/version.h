@@ -109,22 +109,22 @@ int version_reconcile(struct repo *repo);
 int version_blob_ids(struct blob_id **out, size_t *n, struct repo *repo);
 
 struct version_materialize_stats {
-	size_t images_linked;   /* hard links to the blob store */
-	size_t images_copied;   /* copies (another file system) */
+	size_t images_linked;   /* hard links to the blob store (hard_links, same file system) */
+	size_t images_copied;   /* copies (reflinks where the file system can) */
 	size_t labels;          /* label files written */
 };
 
 /*
  * Write the YOLO/COCO export of `label_set` as of version `spec` (NULL:
  * the working tree) to a new directory `outdir` (must not exist, or be
- * empty): dataset.yaml (path: outdir), export_info.yaml, images/ (hard
- * links to the blobs when on the same file system, else copies), labels/,
- * coco/.  Built in a temporary sibling and renamed into place, so outdir
+ * empty): dataset.yaml (path: outdir), export_info.yaml, images/ (copies,
+ * reflinked where the file system can; with `hard_links`, hard links to the
+ * blobs when on the same file system), labels/, coco/.  Built in a temporary sibling and renamed into place, so outdir
  * appears complete or not at all.  Missing blobs are fetched through the
  * store's fetch hook if one is set.
  */
 int version_materialize(struct version_materialize_stats *stats, struct repo *repo,
-			const char *spec, const char *label_set, const char *outdir);
+			const char *spec, const char *label_set, const char *outdir, int hard_links);
 
 /*
  * If the dataset has a remote "origin", open it and make it the blob

@@ -78,7 +78,8 @@ static int labelset_ensure_locked(struct catalog *cat, const char *name)
 	int error;
 
 	if (!valid_name(name))
-		return err_set(-EINVAL, "bad label set name '%s' (letters, digits, _ - . only)", name ? name : "");
+		return err_set(-EINVAL, "bad label set name '%s' (1-127 ASCII letters, digits, _ - ., "
+			       "not starting with '.': it names a directory under exports/)", name ? name : "");
 	now(ts);
 	if ((error = cat_prep(cat, "INSERT OR IGNORE INTO label_sets(name, created_at) VALUES(?1, ?2)", &st)) < 0)
 		return error;

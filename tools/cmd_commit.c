@@ -52,6 +52,8 @@ int cmd_commit(struct cli *cli, int argc, char **argv)
 		}
 	}
 	if (!msg.len || optind != argc) {
+		cli_error("commit: %s", optind != argc ? "unexpected argument (quote the message: -m \"...\")"
+						       : "-m MESSAGE is required (what changed in this version)");
 		buf_release(&msg);
 		return cli_usage("commit");
 	}

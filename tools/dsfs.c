@@ -31,7 +31,7 @@ static const struct cli_cmd commands[] = {
 	{ "log", cmd_log, "", "list the versions, newest first" },
 	{ "show", cmd_show, "VERSION", "describe one version (vN, N, tag, HEAD, commit prefix)" },
 	{ "diff", cmd_diff, "VERSION_A VERSION_B", "what changed between two versions" },
-	{ "export", cmd_export, "[--version V] [--label-set NAME] OUTDIR",
+	{ "export", cmd_export, "[--version V] [--label-set NAME] [--link] OUTDIR",
 	  "materialize a YOLO/COCO export to a directory (hard links to blobs)" },
 	{ "remote", cmd_remote, "add NAME URL", "record a remote (directory or file:// URL)" },
 	{ "push", cmd_push, "[NAME]", "send missing blobs, then versions, to a remote (default origin)" },
