@@ -113,11 +113,13 @@ int job_kv_set_int(char *text, size_t size, const char *key, int64_t val)
 /* ---- records ---- */
 
 int job_create(struct catalog_job *out, struct repo *repo, const char *kind, const char *args,
-	       const char *state)
+	       const char *state, const char *result)
 {
 	memset(out, 0, sizeof(*out));
-	if (strlen(args) >= sizeof(out->args))
+	if (strlen(args) >= sizeof(out->args) || (result && strlen(result) >= sizeof(out->result) - 32))
 		return err_set(-E2BIG, "job arguments too long");
+	if (result)
+		snprintf(out->result, sizeof(out->result), "%s", result);
 	snprintf(out->kind, sizeof(out->kind), "%s", kind);
 	snprintf(out->args, sizeof(out->args), "%s", args);
 	snprintf(out->state, sizeof(out->state), "%s", state);

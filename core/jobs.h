@@ -83,10 +83,12 @@ int job_kv_set_int(char *text, size_t size, const char *key, int64_t val);
 
 /*
  * Record a new job of `kind` with `args` in `state`, owned by this
- * process.  *out receives the record (with its id).
+ * process, its result starting with the key=value lines of `result` (may
+ * be NULL).  *out receives the record (with its id).  The record is
+ * complete when it appears: a runner may take it at once.
  */
 int job_create(struct catalog_job *out, struct repo *repo, const char *kind, const char *args,
-	       const char *state);
+	       const char *state, const char *result);
 /* Write job's state/progress/error/result to the catalog. */
 int job_save(struct repo *repo, struct catalog_job *job);
 /* Move the job to "failed" with `reason` (also logged). */

@@ -666,7 +666,7 @@ int pipeline_cvat_verb(struct repo *repo, const struct kv *args, struct buf *out
 	struct catalog_batch b;
 	struct psettings ps;
 	struct buf lab = BUF_INIT;
-	char jargs[CATALOG_JOB_TEXT] = "", *secret = NULL;
+	char jargs[CATALOG_JOB_TEXT] = "", jres[256], *secret = NULL;
 	int64_t resume_task = 0;
 	int wait, commit, pull, new_task, made = 0, error;
 
@@ -729,22 +729,23 @@ int pipeline_cvat_verb(struct repo *repo, const struct kv *args, struct buf *out
 		error = err_set(-ENOMEM, "out of memory");
 		goto done;
 	}
-	if ((error = job_create(job, repo, "cvat", jargs, pull ? "pulling" : resume_task ? "task_created" : "created")) < 0)
-		goto done;
-	if (pull && ((error = job_kv_set_int(job->result, sizeof(job->result), "task_id", b.cvat_task_id)) < 0 ||
-		     (error = job_save(repo, job)) < 0))
-		goto done;
-	if (resume_task &&
-	    ((error = job_kv_set_int(job->result, sizeof(job->result), "task_id", resume_task)) < 0 ||
-	     (error = job_kv_set(job->result, sizeof(job->result), "task_reused", "1")) < 0 ||
-	     (error = job_save(repo, job)) < 0))
+	/*
+	 * The job's first result goes into the record that creates it: a
+	 * runner may take the job the moment it exists, and must see the task
+	 * it resumes and whether it made its batch (a failure of the job
+	 * itself then removes that batch: unmake_batch).
+	 */
+	jres[0] = '\0';
+	if ((pull && (error = job_kv_set_int(jres, sizeof(jres), "task_id", b.cvat_task_id)) < 0) ||
+	    (resume_task && ((error = job_kv_set_int(jres, sizeof(jres), "task_id", resume_task)) < 0 ||
+			     (error = job_kv_set(jres, sizeof(jres), "task_reused", "1")) < 0)) ||
+	    (made && (error = job_kv_set(jres, sizeof(jres), "batch_made", "1")) < 0))
 		goto done;
 	if (resume_task && b.cvat_task_id != resume_task &&
 	    (error = catalog_batch_set_state(repo->cat, b.id, "annotating", resume_task)) < 0)
 		goto done;
-	/* From here on a failure of the job itself removes the batch it made (unmake_batch). */
-	if (made && ((error = job_kv_set(job->result, sizeof(job->result), "batch_made", "1")) < 0 ||
-		     (error = job_save(repo, job)) < 0))
+	if ((error = job_create(job, repo, "cvat", jargs, pull ? "pulling" : resume_task ? "task_created" : "created",
+				jres)) < 0)
 		goto done;
 	made = 0;
 	LOG_I("job %" PRId64 ": cvat %s batch %s (label set %s)", job->id, action, b.id, b.label_set);
