@@ -97,10 +97,15 @@ run "'$DSFS' diff v1 v2"
 say "10. a version as a real directory, for tools that cannot read a mount"
 run "'$DSFS' export --version v1 --label-set default '$W/export-v1' && ls '$W/export-v1'"
 
-say "11. the training engine (Vulkan compute; lavapipe here): a quick benchmark"
+say "11. share it: push to a directory remote, clone it (the clone has the working state; blobs come on first read)"
+run "'$DSFS' remote add origin '$W/remote' && '$DSFS' push"
+run "'$DSFS' clone '$W/remote' '$W/clone' && '$DSFS' --repo '$W/clone' images | wc -l && '$DSFS' --repo '$W/clone' log"
+run "'$DSFS' --repo '$W/clone' commit -m 'nothing new' || true"
+
+say "12. the training engine (Vulkan compute; lavapipe here): a quick benchmark"
 run "'$DSFS' bench-ops --quick --reps 1" || echo "(no Vulkan device: skipped)"
 
-say "12. consistency check"
+say "13. consistency check"
 run "'$DSFS' fsck '$W/ds'"
 
 say "done"
