@@ -22,7 +22,20 @@ struct ctx {
 	struct repo *repo;
 	struct fsck_report *rep;
 	FILE *out;
+	struct blob_id *refs;  /* every blob a version names, sorted (version_blob_ids) */
+	size_t n_refs;
 };
+
+static int id_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct blob_id));
+}
+
+/* Does some version name blob `id`? */
+static int referenced(const struct ctx *c, const struct blob_id *id)
+{
+	return c->n_refs && bsearch(id, c->refs, c->n_refs, sizeof(*c->refs), id_cmp) != NULL;
+}
 
 static int check_blob(const struct blob_id *id, void *payload)
 {
@@ -38,7 +51,8 @@ static int check_blob(const struct blob_id *id, void *payload)
 		fprintf(c->out, "blob %s: %s\n", hex, err_msg(error));
 		c->rep->problems++;
 	}
-	if (catalog_image_get(c->repo->cat, hex, &img) == -ENOENT)
+	/* A blob a version names (e.g. fetched into a clone) is not an orphan. */
+	if (catalog_image_get(c->repo->cat, hex, &img) == -ENOENT && !referenced(c, id))
 		c->rep->orphans++;
 	return 0;
 }
@@ -96,7 +110,7 @@ static int check_versions(struct ctx *c)
 	struct history *h;
 	struct remote *origin = NULL;
 	size_t nh = 0;
-	int error;
+	int unreachable = 0, error;
 
 	if ((error = repo_history(&h, c->repo)) < 0 || (error = history_versions(&hv, &nh, h)) < 0) {
 		fprintf(c->out, "history: %s\n", err_msg(error));
@@ -105,6 +119,23 @@ static int check_versions(struct ctx *c)
 	}
 	if (remote_open(&origin, h, REMOTE_DEFAULT_NAME) < 0)
 		origin = NULL;
+	err_clear();
+	if (origin && remote_probe(origin) < 0) {
+		/*
+		 * Origin unreachable: one line for all the blobs only it could
+		 * have, not one per reference.
+		 */
+		size_t unchecked = 0;
+
+		for (size_t i = 0; i < c->n_refs; i++)
+			unchecked += !blob_exists(c->repo->blobs, &c->refs[i]);
+		fprintf(c->out, "origin unreachable: %s: %zu blobs not checked\n", err_last(),
+			unchecked);
+		c->rep->problems++;
+		remote_free(origin);
+		origin = NULL;
+		unreachable = 1;
+	}
 	for (size_t i = 0; i < nh; i++) {
 		struct version *v = NULL;
 		size_t missing = 0;
@@ -147,6 +178,8 @@ static int check_versions(struct ctx *c)
 				c->rep->remote_only++;
 				continue;
 			}
+			if (unreachable)
+				continue; /* counted in the "origin unreachable" line */
 			if (missing++ < 10)
 				fprintf(c->out, "version %s: image %s (%s): blob missing%s\n", hv[i].tag, im->id,
 					im->name, origin ? " here and on origin" : "");
@@ -163,13 +196,18 @@ static int check_versions(struct ctx *c)
 
 int fsck_run(struct fsck_report *rep, struct repo *repo, FILE *out)
 {
-	struct ctx c = { repo, rep, out };
+	struct ctx c = { repo, rep, out, NULL, 0 };
 	struct rows rows = { 0 };
 	int error;
 
 	memset(rep, 0, sizeof(*rep));
+	/* Without it (history unreadable, reported below) orphans are judged by the catalog alone. */
+	if (version_blob_ids(&c.refs, &c.n_refs, repo) < 0) {
+		c.refs = NULL;
+		c.n_refs = 0;
+	}
 	if ((error = blob_foreach(repo->blobs, check_blob, &c)) < 0)
-		return error;
+		goto done;
 	if ((error = catalog_images_foreach(repo->cat, "", collect, &rows)) < 0)
 		goto done;
 	for (size_t i = 0; i < rows.n; i++)
@@ -177,5 +215,6 @@ int fsck_run(struct fsck_report *rep, struct repo *repo, FILE *out)
 	error = check_versions(&c);
 done:
 	free(rows.v);
+	free(c.refs);
 	return error;
 }

@@ -131,6 +131,11 @@ int remote_has_blob(struct remote *r, const struct blob_id *id)
 	return r->ops->has_blob(r, id);
 }
 
+int remote_probe(struct remote *r)
+{
+	return r->ops->probe(r);
+}
+
 const char *remote_name(const struct remote *r)
 {
 	return r->name;

@@ -58,13 +58,20 @@ struct remote_ops {
 	int version;        /* REMOTE_OPS_VERSION */
 	const char *kind;   /* "dir", "s3", ... (for messages) */
 
+	/*
+	 * 0 if the remote can be reached and holds a dataset's history, else a
+	 * negative errno (-ENOENT: nothing there) with a message.
+	 */
+	int (*probe)(struct remote *r);
+
 	/* 1 if the remote holds blob `id`, 0 if not, or a negative errno. */
 	int (*has_blob)(struct remote *r, const struct blob_id *id);
 
 	/*
 	 * Copy blob `id` into a new file `dst_path` (created exclusively; on
 	 * failure it is removed).  The bytes are re-hashed on the way: -EIO if
-	 * they do not hash to `id`, -ENOENT if the remote lacks the blob.
+	 * they do not hash to `id` or the remote cannot be reached, -ENOENT if
+	 * the remote (reachable) lacks the blob.
 	 */
 	int (*get_blob)(struct remote *r, const struct blob_id *id, const char *dst_path);
 
@@ -142,6 +149,9 @@ void remote_free(struct remote *r);
 /* 1 if the remote holds blob `id`, 0 if not, or a negative errno. */
 int remote_has_blob(struct remote *r, const struct blob_id *id);
 
+/* 0 if the remote can be reached and holds a history, else a negative errno with a message. */
+int remote_probe(struct remote *r);
+
 /* The remote's name and URL (borrowed from `r`). */
 const char *remote_name(const struct remote *r);
 const char *remote_url(const struct remote *r);
@@ -182,7 +192,8 @@ int remote_fetch_blobs(struct remote *r, struct blob_store *bs, const struct blo
  *   blob_store_set_fetch(bs, remote_blob_fetch, r);
  * makes a missing blob come from the remote on first open.  Writes the
  * blob to a new file under `tmp_dir` (name in `path_out`, PATH_MAX bytes),
- * re-hashed: -EIO on a mismatch, -ENOENT if the remote lacks it too.
+ * re-hashed: -EIO on a mismatch or when the remote cannot be reached,
+ * -ENOENT if the remote lacks it too.
  */
 int remote_blob_fetch(char *path_out, const char *tmp_dir, const struct blob_id *id,
 		      void *payload);

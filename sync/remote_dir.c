@@ -55,6 +55,19 @@ static int blob_rel(char *out, size_t outsz, const char *base, const struct blob
 	return 0;
 }
 
+static int dir_probe(struct remote *r)
+{
+	struct dir_remote *d = dir_of(r);
+	char head[PATH_MAX];
+	struct stat st;
+
+	snprintf(head, sizeof(head), "%s/HEAD", d->git);
+	if (stat(head, &st) < 0)
+		return err_set(-errno, "remote %s is unreachable (%s: %s)", r->url, head,
+			       strerror(errno));
+	return 0;
+}
+
 static int dir_has_blob(struct remote *r, const struct blob_id *id)
 {
 	char path[PATH_MAX];
@@ -126,8 +139,12 @@ static int dir_get_blob(struct remote *r, const struct blob_id *id, const char *
 	if ((error = blob_rel(src, sizeof(src), dir_of(r)->objects, id)) < 0)
 		return error;
 	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0) {
-		if (errno == ENOENT)
+		if (errno == ENOENT) {
+			/* Not "lacks the blob" when the whole remote is gone (unmounted, removed). */
+			if ((error = dir_probe(r)) < 0)
+				return err_set(-EIO, "cannot fetch blob %s: %s", hex, err_last());
 			return err_set(-ENOENT, "remote %s has no blob %s", r->url, hex);
+		}
 		return err_set(-EIO, "remote %s: cannot open %s: %s", r->url, src, strerror(errno));
 	}
 	if ((out = open(dst_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0) {
@@ -296,6 +313,7 @@ static void dir_free(struct remote *r)
 static const struct remote_ops dir_ops = {
 	.version = REMOTE_OPS_VERSION,
 	.kind = "dir",
+	.probe = dir_probe,
 	.has_blob = dir_has_blob,
 	.get_blob = dir_get_blob,
 	.put_blob = dir_put_blob,
