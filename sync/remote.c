@@ -209,10 +209,16 @@ int remote_push(struct remote *r, struct blob_store *bs, const struct blob_id *i
 	if ((error = r->ops->push_begin(r, h, &txn)) < 0)
 		goto done;
 	for (size_t i = 0; i < n; i++) {
-		int has = r->ops->has_blob(r, &ids[i]);
+		int has;
 		struct stat sb;
 
-		if (has < 0) {
+		/* A remote removed mid-push: stop soon, rather than recreate it blob by blob. */
+		if (i % 256 == 255 && (error = r->ops->push_alive(r, txn)) < 0) {
+			error = err_set(error, "remote %s disappeared during the push; refs not "
+					       "updated (%s)", r->url, err_last());
+			goto done;
+		}
+		if ((has = r->ops->has_blob(r, &ids[i])) < 0) {
 			error = has;
 			goto done;
 		}
