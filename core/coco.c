@@ -431,33 +431,6 @@ static int jp_push(struct jp *jp, const struct jv *v)
 	return 0;
 }
 
-/* Length of the UTF-8 sequence at p (valid and complete), or 0. */
-static size_t utf8_seq(const unsigned char *p, const unsigned char *end)
-{
-	unsigned c = *p, n;
-	uint32_t cp;
-
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 1, cp = c & 0x1f;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 2, cp = c & 0x0f;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 3, cp = c & 0x07;
-	else
-		return 0;
-	if ((size_t)(end - p) <= n)
-		return 0;
-	for (unsigned i = 1; i <= n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n + 1;
-}
-
 static int hex4(const unsigned char *p, uint32_t *out)
 {
 	uint32_t v = 0;

@@ -22,7 +22,9 @@ struct ctx {
 	struct repo *repo;
 	struct fsck_report *rep;
 	FILE *out;
-	struct blob_id *refs;  /* every blob a version names, sorted (version_blob_ids) */
+	struct remote *origin;  /* a clone's origin, or NULL: where absent blobs may be */
+	int unreachable;        /* it has one, but it cannot be reached */
+	struct blob_id *refs;   /* every blob a version names, sorted (version_blob_ids) */
 	size_t n_refs;
 };
 
@@ -72,7 +74,15 @@ static int check_image(const struct catalog_image *img, void *payload)
 	}
 	blob_path(path, sizeof(path), c->repo->blobs, &id);
 	if (stat(path, &st) < 0) {
-		fprintf(c->out, "image %s (%s): blob missing: %s\n", img->id, img->name, strerror(errno));
+		/* A clone's working state names blobs it fetches on first read. */
+		if (errno == ENOENT && c->origin && remote_has_blob(c->origin, &id) == 1) {
+			c->rep->remote_only++;
+			return 0;
+		}
+		if (errno == ENOENT && c->unreachable && referenced(c, &id))
+			return 0; /* counted in the "origin unreachable" line */
+		fprintf(c->out, "image %s (%s): blob missing%s: %s\n", img->id, img->name,
+			c->origin ? " here and on origin" : "", strerror(errno));
 		c->rep->problems++;
 	} else if (st.st_size != img->bytes) {
 		fprintf(c->out, "image %s (%s): blob has %lld bytes, catalog says %lld\n", img->id,
@@ -108,36 +118,14 @@ static int check_versions(struct ctx *c)
 {
 	struct history_version *hv = NULL;
 	struct history *h;
-	struct remote *origin = NULL;
+	struct remote *origin = c->origin;
 	size_t nh = 0;
-	int unreachable = 0, error;
+	int error;
 
 	if ((error = repo_history(&h, c->repo)) < 0 || (error = history_versions(&hv, &nh, h)) < 0) {
 		fprintf(c->out, "history: %s\n", err_msg(error));
 		c->rep->problems++;
 		return 0;
-	}
-	if (remote_open(&origin, h, REMOTE_DEFAULT_NAME) < 0)
-		origin = NULL;
-	err_clear();
-	if (origin && remote_probe(origin) < 0) {
-		/*
-		 * Origin unreachable: one line for all the blobs only it could
-		 * have, not one per reference.
-		 */
-		size_t unchecked = 0;
-
-		for (size_t i = 0; i < c->n_refs; i++)
-			unchecked += !blob_exists(c->repo->blobs, &c->refs[i]);
-		/* With every blob here, origin is not needed: not a problem. */
-		if (unchecked) {
-			fprintf(c->out, "origin unreachable: %s: %zu blobs not checked\n",
-				err_last(), unchecked);
-			c->rep->problems++;
-		}
-		remote_free(origin);
-		origin = NULL;
-		unreachable = 1;
 	}
 	for (size_t i = 0; i < nh; i++) {
 		struct version *v = NULL;
@@ -181,7 +169,7 @@ static int check_versions(struct ctx *c)
 				c->rep->remote_only++;
 				continue;
 			}
-			if (unreachable)
+			if (c->unreachable)
 				continue; /* counted in the "origin unreachable" line */
 			if (missing++ < 10)
 				fprintf(c->out, "version %s: image %s (%s): blob missing%s\n", hv[i].tag, im->id,
@@ -192,23 +180,46 @@ static int check_versions(struct ctx *c)
 			fprintf(c->out, "version %s: ... %zu more missing blobs\n", hv[i].tag, missing - 10);
 		version_free(v);
 	}
-	remote_free(origin);
 	history_versions_free(hv, nh);
 	return 0;
 }
 
 int fsck_run(struct fsck_report *rep, struct repo *repo, FILE *out)
 {
-	struct ctx c = { repo, rep, out, NULL, 0 };
+	struct ctx c = { repo, rep, out, NULL, 0, NULL, 0 };
 	struct rows rows = { 0 };
+	struct history *h;
 	int error;
 
 	memset(rep, 0, sizeof(*rep));
+	if (repo_history(&h, repo) == 0 && remote_open(&c.origin, h, REMOTE_DEFAULT_NAME) < 0)
+		c.origin = NULL;
 	/* Without it (history unreadable, reported below) orphans are judged by the catalog alone. */
 	if (version_blob_ids(&c.refs, &c.n_refs, repo) < 0) {
 		c.refs = NULL;
 		c.n_refs = 0;
 	}
+	err_clear();
+	if (c.origin && remote_probe(c.origin) < 0) {
+		/*
+		 * Origin unreachable: one line for all the blobs only it could
+		 * have, not one per reference.  With every blob here, origin is
+		 * not needed: no problem then.
+		 */
+		size_t unchecked = 0;
+
+		for (size_t i = 0; i < c.n_refs; i++)
+			unchecked += !blob_exists(repo->blobs, &c.refs[i]);
+		if (unchecked) {
+			fprintf(out, "origin unreachable: %s: %zu blobs not checked\n", err_last(),
+				unchecked);
+			rep->problems++;
+		}
+		remote_free(c.origin);
+		c.origin = NULL;
+		c.unreachable = 1;
+	}
+	err_clear();
 	if ((error = blob_foreach(repo->blobs, check_blob, &c)) < 0)
 		goto done;
 	if ((error = catalog_images_foreach(repo->cat, "", collect, &rows)) < 0)
@@ -217,7 +228,8 @@ int fsck_run(struct fsck_report *rep, struct repo *repo, FILE *out)
 		check_image(&rows.v[i], &c);
 	error = check_versions(&c);
 done:
-	free(rows.v);
+	remote_free(c.origin);
 	free(c.refs);
+	free(rows.v);
 	return error;
 }

@@ -569,6 +569,8 @@ static int parse_labels(struct manifest_label_set *out, char *text, size_t len, 
 	size_t nf;
 
 	if (!(out->labeled = malloc(cap * sizeof(*out->labeled))) ||
+	    !(out->batch_id = malloc(cap * sizeof(*out->batch_id))) ||
+	    !(out->source = malloc(cap * sizeof(*out->source))) ||
 	    !(out->first_box = calloc(cap, sizeof(*out->first_box))) ||
 	    !(out->n_box = calloc(cap, sizeof(*out->n_box))))
 		return err_set(-ENOMEM, "out of memory");
@@ -577,6 +579,8 @@ static int parse_labels(struct manifest_label_set *out, char *text, size_t len, 
 			return bad(&L, "expected image_id, batch_id, source");
 		if (out->n_labeled && strcmp(out->labeled[out->n_labeled - 1], f[0]) >= 0)
 			return bad(&L, "image ids not sorted or repeated");
+		out->batch_id[out->n_labeled] = f[1];
+		out->source[out->n_labeled] = f[2];
 		memcpy(out->labeled[out->n_labeled++], f[0], 33);
 	}
 	return 0;
@@ -641,6 +645,9 @@ int manifest_label_set_parse(struct manifest_label_set *out, const char *dir,
 		static char empty[1];
 		snprintf(path, sizeof(path), "%s/labels.tsv", dir);
 		error = parse_labels(out, labels ? labels : empty, labels ? labels_len : 0, path);
+		/* batch_id[] and source[] point into it: kept with the label set. */
+		out->labels_text = labels;
+		labels = NULL;
 	}
 	if (!error && anns) {
 		snprintf(path, sizeof(path), "%s/annotations.tsv", dir);
@@ -661,6 +668,9 @@ void manifest_label_set_release(struct manifest_label_set *ls)
 		free(ls->classes[i]);
 	free(ls->classes);
 	free(ls->labeled);
+	free(ls->batch_id);
+	free(ls->source);
+	free(ls->labels_text);
 	free(ls->first_box);
 	free(ls->n_box);
 	free(ls->boxes);

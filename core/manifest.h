@@ -107,6 +107,9 @@ struct manifest_label_set {
 	double split;
 	uint64_t seed;
 	char (*labeled)[33];      /* sorted image ids */
+	const char **batch_id;    /* per labeled image: its batch ("" if none) and */
+	const char **source;      /*   where its labels came from; point into labels_text */
+	char *labels_text;        /* owned: labels.tsv, fields NUL-terminated in place */
 	uint32_t *first_box;      /* per labeled image: its boxes are */
 	uint32_t *n_box;          /*   boxes[first_box[i] .. + n_box[i]) */
 	size_t n_labeled;

@@ -449,7 +449,7 @@ static int step_commit(struct job_run *run, struct catalog_job *job, const struc
 		snprintf(msg, sizeof(msg), "labels of %s from CVAT task %" PRId64, a->batch,
 			 job_kv_int(job->result, "task_id", 0));
 	memset(&vi, 0, sizeof(vi));
-	error = version_commit(&vi, run->repo, msg);
+	error = version_commit(&vi, run->repo, msg, 0);
 	if (error == -EEXIST) {
 		/* Same labels as the last version (a re-pull): that version already holds them. */
 		job_kv_set(job->result, sizeof(job->result), "commit", err_last());

@@ -197,8 +197,9 @@ static int run_labelset(struct repo *repo, const struct kv *args, struct buf *ou
 
 static int run_commit(struct repo *repo, const struct kv *args, struct buf *out)
 {
-	static const char *const keys[] = { "message", NULL };
+	static const char *const keys[] = { "message", "force", NULL };
 	const char *msg = kv_get(args, "message", NULL);
+	const char *force = kv_get(args, "force", "no");
 	struct version_info v;
 	int error;
 
@@ -206,7 +207,9 @@ static int run_commit(struct repo *repo, const struct kv *args, struct buf *out)
 		return error;
 	if (!msg || !*msg)
 		return err_set(-EINVAL, "message= is required (what changed in this version)");
-	if ((error = version_commit(&v, repo, msg)) < 0)
+	if (strcmp(force, "yes") && strcmp(force, "no"))
+		return err_set(-EINVAL, "force=%s: expected yes or no", force);
+	if ((error = version_commit(&v, repo, msg, !strcmp(force, "yes") ? VERSION_COMMIT_FORCE : 0)) < 0)
 		return error;
 	return buf_printf(out, "version: %s\ncommit: %s\nimages: %lld\nlabeled: %lld\npath: @%s\n", v.tag,
 			  v.commit, (long long)v.n_images, (long long)v.n_labeled, v.tag);
@@ -215,8 +218,9 @@ static int run_commit(struct repo *repo, const struct kv *args, struct buf *out)
 const struct verb verbs[] = {
 	{ "batch", run_batch, "[label_set=default] [size=10] [order=newest|oldest|random] [seed=N]",
 	  "make a labeling batch of images not yet labeled" },
-	{ "commit", run_commit, "message=TEXT",
-	  "commit the working state as the next version vN (git commit + tag)" },
+	{ "commit", run_commit, "message=TEXT [force=yes]",
+	  "commit the working state as the next version vN (git commit + tag); force=yes commits an "
+	  "empty working state over a HEAD with images" },
 	{ "exclude", run_exclude, "images=ID,ID... reason=TEXT [label_set=NAME]",
 	  "keep images out of batches and exports" },
 	{ "include", run_include, "images=ID,ID... [label_set=NAME]", "undo an exclusion" },

@@ -19,9 +19,12 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,6 +41,8 @@
 #include "util/err.h"
 #include "util/fsutil.h"
 #include "util/log.h"
+#include "util/utf8.h"
+#include "util/yamlstr.h"
 
 struct version {
 	struct repo *repo;               /* borrowed */
@@ -125,7 +130,30 @@ int version_resolve(struct version_info *out, struct repo *repo, const char *spe
 
 /* ---- commit ---- */
 
-int version_commit(struct version_info *out, struct repo *repo, const char *message)
+/*
+ * The safety net of version_commit(): a working state without images
+ * while HEAD has some is refused unless forced.
+ */
+static int check_not_emptied(struct repo *repo, const struct manifest_set *m)
+{
+	struct version_info head;
+
+	if (m->n_images > 0)
+		return 0;
+	if (version_resolve(&head, repo, "HEAD") < 0) {
+		err_clear();
+		return 0; /* no version yet (or an unreadable one: history_commit says so) */
+	}
+	if (head.n_images == 0)
+		return 0;
+	return err_set(-EPERM, "the working state is empty but %s has %" PRId64 " images: run "
+		       "'dsfs checkout %s' first to get them, or force=yes (dsfs commit --force) to "
+		       "commit an empty dataset", *head.tag ? head.tag : head.commit, head.n_images,
+		       *head.tag ? head.tag : head.commit);
+}
+
+int version_commit(struct version_info *out, struct repo *repo, const char *message,
+		   enum version_commit_flags flags)
 {
 	struct manifest_set m;
 	struct history_file *files = NULL;
@@ -136,10 +164,16 @@ int version_commit(struct version_info *out, struct repo *repo, const char *mess
 
 	if (out)
 		memset(out, 0, sizeof(*out));
+	if (!message || !message[strspn(message, " \t\n")])
+		return err_set(-EINVAL, "a version needs a message that says what changed (it is empty)");
+	if (!utf8_valid(message))
+		return err_set(-EINVAL, "the message is not UTF-8 text");
 	if ((error = repo_history(&h, repo)) < 0)
 		return error;
 	if ((error = manifest_build(&m, repo)) < 0)
 		return error;
+	if (!(flags & VERSION_COMMIT_FORCE) && (error = check_not_emptied(repo, &m)) < 0)
+		goto done;
 	if (!(files = calloc(m.n, sizeof(*files)))) {
 		error = err_set(-ENOMEM, "out of memory");
 		goto done;
@@ -353,6 +387,20 @@ static int load_label_set(struct manifest_label_set *out, struct version *v, con
 					text[3], len[3]);
 }
 
+int version_label_set(struct manifest_label_set *out, struct version *v, const char *label_set)
+{
+	int error = load_label_set(out, v, label_set);
+
+	if (error == -EIO)
+		err_wrap(-EIO, *v->info.tag ? v->info.tag : "version", v->info.commit);
+	return error;
+}
+
+const struct manifest_exclusions *version_exclusions(const struct version *v)
+{
+	return &v->excl;
+}
+
 int version_export(struct export **out, struct version *v, const char *label_set, const char *root)
 {
 	struct manifest_label_set ls;
@@ -413,6 +461,30 @@ fail:
 	return error;
 }
 
+/*
+ * A commit message (or author) in our text outputs: as a YAML string in
+ * VERSION (`oneline` 0), or its first line with control characters shown
+ * as '?' in the log (`oneline` 1: one line per version, and no terminal
+ * escapes).  Bytes that are not UTF-8 (git takes any) become '?' first.
+ */
+static int put_text(struct buf *out, const char *text, int oneline)
+{
+	char *s = strdup(text);
+	int error;
+
+	if (!s)
+		return err_set(-ENOMEM, "out of memory");
+	if (oneline)
+		s[strcspn(s, "\n")] = '\0';
+	if (!utf8_valid(s))
+		for (char *c = s; *c; c++)
+			if ((unsigned char)*c >= 0x80)
+				*c = '?';
+	error = oneline ? yaml_put_comment(out, s) : yaml_put_str(out, s);
+	free(s);
+	return error;
+}
+
 /* ---- text: VERSION, log, diff ---- */
 
 int version_describe(struct buf *out, struct repo *repo, const char *spec)
@@ -430,10 +502,13 @@ int version_describe(struct buf *out, struct repo *repo, const char *spec)
 	if ((error = read_file(&text, &len, h, info.commit, "summary.tsv")) < 0 ||
 	    (error = read_summary(&info, h)) < 0)
 		goto done;
-	buf_printf(out, "version: %s\ncommit: %s\ndate: %s\nauthor: %s\nmessage: %s\nimages: %" PRId64
-		   "\nlabeled: %" PRId64 "\nlabel_sets:\n", *info.tag ? info.tag : "(untagged)",
-		   info.commit, info.created_at, hv.author ? hv.author : "", info.message,
-		   info.n_images, info.n_labeled);
+	buf_printf(out, "version: %s\ncommit: %s\ndate: %s\nauthor: ", *info.tag ? info.tag : "(untagged)",
+		   info.commit, info.created_at);
+	put_text(out, hv.author ? hv.author : "", 0);
+	buf_puts(out, "\nmessage: ");
+	put_text(out, info.message, 0);
+	buf_printf(out, "\nimages: %" PRId64 "\nlabeled: %" PRId64 "\nlabel_sets:\n", info.n_images,
+		   info.n_labeled);
 	/* "label_set<TAB>name<TAB>classes=3 labeled=300 annotations=812" lines of summary.tsv */
 	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
 		char *name, *rest;
@@ -510,10 +585,13 @@ int version_log(struct buf *out, struct repo *repo)
 		return error;
 	if (!n)
 		buf_puts(out, "no versions yet (dsfs commit -m MESSAGE makes v1)\n");
-	for (size_t i = n; i-- > 0;)
-		buf_printf(out, "%-5s %s  %.12s  images %-7" PRId64 " labeled %-7" PRId64 " %s\n",
+	for (size_t i = n; i-- > 0;) {
+		buf_printf(out, "%-5s %s  %.12s  images %-7" PRId64 " labeled %-7" PRId64 " ",
 			   rows[i].tag, rows[i].created_at, rows[i].commit_id, rows[i].n_images,
-			   rows[i].n_labeled, rows[i].message);
+			   rows[i].n_labeled);
+		put_text(out, rows[i].message, 1);
+		buf_puts(out, "\n");
+	}
 	free(rows);
 	return 0;
 }
@@ -590,8 +668,9 @@ static size_t changed_images(const struct manifest_label_set *a, const struct ma
 static int diff_label_set(struct buf *out, struct version *va, struct version *vb, const char *name)
 {
 	struct manifest_label_set a, b;
+	struct buf body = BUF_INIT;
 	char (*added)[33] = NULL, (*removed)[33] = NULL;
-	size_t na = 0, nr = 0;
+	size_t na = 0, nr = 0, changed;
 	int ea, eb, error = 0;
 
 	ea = load_label_set(&a, va, name);
@@ -602,24 +681,35 @@ static int diff_label_set(struct buf *out, struct version *va, struct version *v
 		manifest_label_set_release(&a);
 		return eb;
 	}
-	buf_printf(out, "label set %s%s:\n", name, ea == -ENOENT ? " (new)" : eb == -ENOENT ? " (removed)" : "");
 	for (size_t k = a.n_classes; k < b.n_classes; k++)
-		buf_printf(out, "  class added: %zu %s\n", k, b.classes[k]);
+		buf_printf(&body, "  class added: %zu %s\n", k, b.classes[k]);
 	for (size_t k = 0; k < a.n_classes && k < b.n_classes; k++)
 		if (strcmp(a.classes[k], b.classes[k]))
-			buf_printf(out, "  class %zu renamed: %s -> %s\n", k, a.classes[k], b.classes[k]);
+			buf_printf(&body, "  class %zu renamed: %s -> %s\n", k, a.classes[k], b.classes[k]);
 	if ((error = id_minus(&added, &na, (const char (*)[33])b.labeled, b.n_labeled, 33,
 			      (const char (*)[33])a.labeled, a.n_labeled, 33)) < 0 ||
 	    (error = id_minus(&removed, &nr, (const char (*)[33])a.labeled, a.n_labeled, 33,
 			      (const char (*)[33])b.labeled, b.n_labeled, 33)) < 0)
 		goto done;
-	buf_printf(out, "  labeled images: %zu -> %zu (+%zu -%zu)\n", a.n_labeled, b.n_labeled, na, nr);
-	buf_printf(out, "  annotations: %zu -> %zu, images whose boxes changed: %zu\n", a.n_boxes,
-		   b.n_boxes, changed_images(&a, &b));
-	if (a.split != b.split || a.seed != b.seed)
-		buf_printf(out, "  split: %g seed %" PRIu64 " -> %g seed %" PRIu64 "\n", a.split, a.seed,
-			   b.split, b.seed);
+	changed = changed_images(&a, &b);
+	if (na || nr)
+		buf_printf(&body, "  labeled images: %zu -> %zu (+%zu -%zu)\n", a.n_labeled, b.n_labeled,
+			   na, nr);
+	if (a.n_boxes != b.n_boxes || changed)
+		buf_printf(&body, "  annotations: %zu -> %zu, images whose boxes changed: %zu\n",
+			   a.n_boxes, b.n_boxes, changed);
+	/* The split of a label set on one side only is not a change of split. */
+	if (ea == 0 && eb == 0 && (a.split != b.split || a.seed != b.seed))
+		buf_printf(&body, "  split: %g seed %" PRIu64 " -> %g seed %" PRIu64 "\n", a.split,
+			   a.seed, b.split, b.seed);
+	/* A label set the same on both sides is left out. */
+	if (body.len || ea == -ENOENT || eb == -ENOENT) {
+		buf_printf(out, "label set %s%s:\n", name,
+			   ea == -ENOENT ? " (new)" : eb == -ENOENT ? " (removed)" : "");
+		buf_put(out, body.ptr, body.len);
+	}
 done:
+	buf_release(&body);
 	free(added);
 	free(removed);
 	manifest_label_set_release(&a);
@@ -753,6 +843,7 @@ static int write_file(const char *path, const char *data, size_t len)
 	return 0;
 }
 
+/* A copy of the blob open at `src`: a reflink where the file system shares extents (btrfs, XFS), else bytes. */
 static int copy_fd(int src, const char *dst)
 {
 	char buf[1 << 16];
@@ -762,6 +853,8 @@ static int copy_fd(int src, const char *dst)
 
 	if (fd < 0)
 		return err_set(-errno, "%s: %s", dst, strerror(errno));
+	if (ioctl(fd, FICLONE, src) == 0)
+		goto done;
 	while ((r = read(src, buf, sizeof(buf))) > 0) {
 		for (ssize_t off = 0; off < r;) {
 			ssize_t w = write(fd, buf + off, (size_t)(r - off));
@@ -780,6 +873,12 @@ done:
 	return error;
 }
 
+/*
+ * Put image `img` at `dst`: a hard link to the blob if *try_link (set by
+ * --link; cleared at the first link that crosses file systems), else a copy.
+ * A hard link is the blob itself: writing to it (root may) would change
+ * every version, so it is only made when asked for.
+ */
 static int place_image(struct version_materialize_stats *st, struct repo *repo,
 		       const struct export_image *img, const char *dst, int *try_link)
 {
@@ -814,12 +913,12 @@ static int place_image(struct version_materialize_stats *st, struct repo *repo,
 }
 
 static int materialize_into(struct version_materialize_stats *st, struct repo *repo,
-			    const struct export *ex, const char *tmp)
+			    const struct export *ex, const char *tmp, int hard_links)
 {
 	static const char *const dirs[] = { "images/train", "images/val", "labels/train", "labels/val", "coco" };
 	struct buf b = BUF_INIT;
 	char path[PATH_MAX + 160]; /* tmp (< PATH_MAX + 32) + "/images/train/<id>.<ext>" */
-	int try_link = 1, error = 0;
+	int try_link = hard_links, error = 0;
 
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]) && !error; i++) {
 		snprintf(path, sizeof(path), "%s/%s", tmp, dirs[i]);
@@ -868,8 +967,36 @@ done:
 	return error;
 }
 
+/* Remove OUTDIR.partial-PID left by an export whose process died (killed, or the machine went down). */
+static void remove_dead_partials(const char *abs)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 300], prefix[300];
+	const char *base = fs_basename(abs);
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%.*s", (int)(base - abs), abs);
+	snprintf(prefix, sizeof(prefix), "%s.partial-", base);
+	if (!(d = opendir(*dir ? dir : ".")))
+		return;
+	while ((e = readdir(d))) {
+		char *end;
+		long pid;
+
+		if (strncmp(e->d_name, prefix, strlen(prefix)))
+			continue;
+		pid = strtol(e->d_name + strlen(prefix), &end, 10);
+		if (*end || pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		snprintf(path, sizeof(path), "%s%s", dir, e->d_name);
+		LOG_W("export: removing %s, left by an export that did not finish", path);
+		fs_rm_rf(path);
+	}
+	closedir(d);
+}
+
 int version_materialize(struct version_materialize_stats *stats, struct repo *repo,
-			const char *spec, const char *label_set, const char *outdir)
+			const char *spec, const char *label_set, const char *outdir, int hard_links)
 {
 	struct version_materialize_stats st = { 0, 0, 0 };
 	struct version *v = NULL;
@@ -905,6 +1032,7 @@ int version_materialize(struct version_materialize_stats *stats, struct repo *re
 			return err_set(-EEXIST, "%s exists and is not an empty directory", abs);
 	}
 	snprintf(tmp, sizeof(tmp), "%s.partial-%ld", abs, (long)getpid());
+	remove_dead_partials(abs);
 	if (spec) {
 		if ((error = version_open(&v, repo, spec)) < 0 ||
 		    (error = version_export(&ex, v, label_set, abs)) < 0)
@@ -913,7 +1041,7 @@ int version_materialize(struct version_materialize_stats *stats, struct repo *re
 		goto done;
 	}
 	fs_rm_rf(tmp);
-	if ((error = materialize_into(&st, repo, ex, tmp)) < 0)
+	if ((error = materialize_into(&st, repo, ex, tmp, hard_links)) < 0)
 		goto done;
 	if (rename(tmp, abs) < 0)
 		error = err_set(-errno, "rename %s -> %s: %s", tmp, abs, strerror(errno));

@@ -21,12 +21,22 @@ struct version_info {
 	int64_t n_labeled;       /* labeled images over all label sets */
 };
 
+enum version_commit_flags {
+	/* Commit even a working state with no image while HEAD has images. */
+	VERSION_COMMIT_FORCE = (1 << 0),
+};
+
 /*
  * Commit the complete working state with `message` (author from dsfs.yaml
  * author.name/author.email) and tag it v<N+1>; record it in the catalog.
  * -EEXIST ("nothing to commit: same as vN") when nothing changed.
+ * -EPERM (message says why and what to run) when the working state has no
+ * image but HEAD has some, unless VERSION_COMMIT_FORCE: an empty catalog is
+ * far more often a clone or an accident than an intent, and such a commit
+ * would read as "every image removed" to everyone who pulls it.
  */
-int version_commit(struct version_info *out, struct repo *repo, const char *message);
+int version_commit(struct version_info *out, struct repo *repo, const char *message,
+		   enum version_commit_flags flags);
 
 /*
  * Everything below reads versions back.  A spec is what history_resolve()
@@ -69,6 +79,18 @@ const char *version_label_set_name(const struct version *v, size_t i);
 int version_export(struct export **out, struct version *v, const char *label_set,
 		   const char *root);
 
+/*
+ * Read and parse label_sets/<label_set>/ of the version into `out` (every
+ * labeled image with its batch and source, the boxes of labeled images,
+ * classes, frozen split).  Release with manifest_label_set_release().
+ * -ENOENT if the version has no such label set, -EIO if corrupt.
+ */
+struct manifest_label_set;
+int version_label_set(struct manifest_label_set *out, struct version *v, const char *label_set);
+/* The version's exclusions (borrowed from v). */
+struct manifest_exclusions;
+const struct manifest_exclusions *version_exclusions(const struct version *v);
+
 /* The VERSION file: id, commit, date, author, message, counts. */
 int version_describe(struct buf *out, struct repo *repo, const char *spec);
 /* `dsfs log`: one line per version, newest first. */
@@ -87,22 +109,22 @@ int version_reconcile(struct repo *repo);
 int version_blob_ids(struct blob_id **out, size_t *n, struct repo *repo);
 
 struct version_materialize_stats {
-	size_t images_linked;   /* hard links to the blob store */
-	size_t images_copied;   /* copies (another file system) */
+	size_t images_linked;   /* hard links to the blob store (hard_links, same file system) */
+	size_t images_copied;   /* copies (reflinks where the file system can) */
 	size_t labels;          /* label files written */
 };
 
 /*
  * Write the YOLO/COCO export of `label_set` as of version `spec` (NULL:
  * the working tree) to a new directory `outdir` (must not exist, or be
- * empty): dataset.yaml (path: outdir), export_info.yaml, images/ (hard
- * links to the blobs when on the same file system, else copies), labels/,
- * coco/.  Built in a temporary sibling and renamed into place, so outdir
+ * empty): dataset.yaml (path: outdir), export_info.yaml, images/ (copies,
+ * reflinked where the file system can; with `hard_links`, hard links to the
+ * blobs when on the same file system), labels/, coco/.  Built in a temporary sibling and renamed into place, so outdir
  * appears complete or not at all.  Missing blobs are fetched through the
  * store's fetch hook if one is set.
  */
 int version_materialize(struct version_materialize_stats *stats, struct repo *repo,
-			const char *spec, const char *label_set, const char *outdir);
+			const char *spec, const char *label_set, const char *outdir, int hard_links);
 
 /*
  * If the dataset has a remote "origin", open it and make it the blob

@@ -216,6 +216,63 @@ struct catalog_dump_ops {
 };
 int catalog_dump(struct catalog *cat, const struct catalog_dump_ops *ops, void *payload);
 
+/*
+ * A complete working state, the inverse of catalog_dump(): what
+ * catalog_replace() loads.  Every string is borrowed from the caller.
+ * Field-usage:
+ *   images        every image row (id, ext, bytes, width, height, source,
+ *                 ingested_at, name as catalog_image has them)
+ *   label_sets    every label set with its classes in class-id order
+ *                 (class i gets id i)
+ *   labels        (label set, image) labeled, with batch id and source
+ *   boxes         annotations in recorded order (order of `boxes` within
+ *                 one (label set, image) is kept); source_task may be ""
+ *   exclusions    (image, label set or "" for all, reason)
+ */
+struct catalog_state_image {
+	const char *id, *ext, *name, *source, *ingested_at;
+	int64_t bytes, width, height;
+};
+struct catalog_state_label_set {
+	const char *name;
+	const char *const *classes;
+	size_t n_classes;
+};
+struct catalog_state_label {
+	const char *label_set, *image_id, *batch_id, *source;
+};
+struct catalog_state_box {
+	const char *label_set, *image_id, *source_task;
+	int64_t class_id;
+	double x_min, y_min, x_max, y_max;
+};
+struct catalog_state_exclusion {
+	const char *image_id, *label_set, *reason;
+};
+struct catalog_state {
+	const struct catalog_state_image *images;
+	size_t n_images;
+	const struct catalog_state_label_set *label_sets;
+	size_t n_label_sets;
+	const struct catalog_state_label *labels;
+	size_t n_labels;
+	const struct catalog_state_box *boxes;
+	size_t n_boxes;
+	const struct catalog_state_exclusion *exclusions;
+	size_t n_exclusions;
+};
+
+/*
+ * Replace the working state (images, label sets, classes, labels,
+ * annotations, exclusions) by `st` in one transaction: on any error
+ * nothing changed.  Batches, jobs and the versions table are not part of
+ * a version and are kept (a batch item naming an image that is gone is
+ * simply not listed).  Timestamps the state lacks (labeled_at, created_at
+ * of label sets and exclusions) are set to now.  -EEXIST for a duplicate
+ * row (message names the table), -EINVAL for a bad label set name.
+ */
+int catalog_replace(struct catalog *cat, const struct catalog_state *st);
+
 /* A row of the versions table: what the catalog knows of version vN. */
 struct catalog_version {
 	int64_t number;

@@ -47,6 +47,8 @@ int cat_end(struct catalog *cat, int error);
 int cat_step_done(struct catalog *cat, sqlite3_stmt *st, const char *what);
 /* Bind a NUL-terminated string (SQLITE_STATIC: must outlive the step). */
 #define cat_bind_text(st, i, s) sqlite3_bind_text((st), (i), (s), -1, SQLITE_STATIC)
+/* 1 if `name` may name a label set (letters, digits, _ - ., not leading '.'), else 0 (catalog_labels.c). */
+int cat_label_set_name_ok(const char *name);
 /* Copy column `i` as text into dst[size]. */
 void cat_col_text(char *dst, size_t size, sqlite3_stmt *st, int i);
 

@@ -32,6 +32,11 @@ static int valid_name(const char *name)
 	return 1;
 }
 
+int cat_label_set_name_ok(const char *name)
+{
+	return valid_name(name);
+}
+
 void catalog_strings_free(char **v, size_t n)
 {
 	for (size_t i = 0; v && i < n; i++)
@@ -73,7 +78,8 @@ static int labelset_ensure_locked(struct catalog *cat, const char *name)
 	int error;
 
 	if (!valid_name(name))
-		return err_set(-EINVAL, "bad label set name '%s' (letters, digits, _ - . only)", name ? name : "");
+		return err_set(-EINVAL, "bad label set name '%s' (1-127 ASCII letters, digits, _ - ., "
+			       "not starting with '.': it names a directory under exports/)", name ? name : "");
 	now(ts);
 	if ((error = cat_prep(cat, "INSERT OR IGNORE INTO label_sets(name, created_at) VALUES(?1, ?2)", &st)) < 0)
 		return error;

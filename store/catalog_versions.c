@@ -7,6 +7,10 @@
  * a concurrent writer (the daemon ingesting while `dsfs commit` runs) is
  * neither blocked nor half-seen.
  *
+ * catalog_replace() is the inverse: a whole working state (a checked-out
+ * version) loaded in one write transaction, the versioned tables emptied
+ * first, so a reader sees the old state or the new one, never a mix.
+ *
  * The versions table is a cache of the git tags (store/history): the tags
  * are the truth; core/version reconciles this table from them.
  */
@@ -18,6 +22,7 @@
 
 #include "util/array.h"
 #include "util/err.h"
+#include "util/fsutil.h"
 
 static int dump_images(struct catalog *cat, const struct catalog_dump_ops *ops, void *payload)
 {
@@ -191,6 +196,136 @@ int catalog_dump(struct catalog *cat, const struct catalog_dump_ops *ops, void *
 		/* fall through to end the transaction */
 	}
 	sqlite3_exec(cat->db, "COMMIT", NULL, NULL, NULL);
+out:
+	pthread_mutex_unlock(&cat->lock);
+	return error;
+}
+
+/* ---- loading a working state ---- */
+
+/* The statements of catalog_replace(), in the order they run. */
+enum {
+	RP_DEL_ANNS, RP_DEL_LABELS, RP_DEL_EXCL, RP_DEL_CLASSES, RP_DEL_SETS, RP_DEL_IMAGES,
+	RP_IMAGE, RP_SET, RP_CLASS, RP_LABEL, RP_BOX, RP_EXCL, RP_COUNT_
+};
+
+static const char *const replace_sql[RP_COUNT_] = {
+	/* Children before parents: label_classes references label_sets. */
+	[RP_DEL_ANNS] = "DELETE FROM annotations",
+	[RP_DEL_LABELS] = "DELETE FROM labels",
+	[RP_DEL_EXCL] = "DELETE FROM exclusions",
+	[RP_DEL_CLASSES] = "DELETE FROM label_classes",
+	[RP_DEL_SETS] = "DELETE FROM label_sets",
+	[RP_DEL_IMAGES] = "DELETE FROM images",
+	[RP_IMAGE] = "INSERT INTO images(image_id, ext, bytes, width, height, source_id, ingested_at, name)"
+		     " VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
+	[RP_SET] = "INSERT INTO label_sets(name, created_at) VALUES(?1, ?2)",
+	[RP_CLASS] = "INSERT INTO label_classes(label_set, class_id, name) VALUES(?1, ?2, ?3)",
+	[RP_LABEL] = "INSERT INTO labels(image_id, label_set, batch_id, source, labeled_at)"
+		     " VALUES(?1, ?2, ?3, ?4, ?5)",
+	[RP_BOX] = "INSERT INTO annotations(label_set, image_id, class_id, x_min, y_min, x_max, y_max,"
+		   " source_task) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[RP_EXCL] = "INSERT INTO exclusions(image_id, label_set, reason, created_at) VALUES(?1, ?2, ?3, ?4)",
+};
+
+#define S(p) ((p) ? (p) : "")
+
+static int replace_rows(struct catalog *cat, sqlite3_stmt **q, const struct catalog_state *st,
+			const char *ts)
+{
+	int error = 0;
+
+	for (int k = RP_DEL_ANNS; k <= RP_DEL_IMAGES && !error; k++)
+		error = cat_step_done(cat, q[k], replace_sql[k]);
+	for (size_t i = 0; i < st->n_images && !error; i++) {
+		const struct catalog_state_image *im = &st->images[i];
+
+		sqlite3_reset(q[RP_IMAGE]);
+		cat_bind_text(q[RP_IMAGE], 1, S(im->id));
+		cat_bind_text(q[RP_IMAGE], 2, S(im->ext));
+		sqlite3_bind_int64(q[RP_IMAGE], 3, im->bytes);
+		sqlite3_bind_int64(q[RP_IMAGE], 4, im->width);
+		sqlite3_bind_int64(q[RP_IMAGE], 5, im->height);
+		cat_bind_text(q[RP_IMAGE], 6, S(im->source));
+		cat_bind_text(q[RP_IMAGE], 7, S(im->ingested_at));
+		cat_bind_text(q[RP_IMAGE], 8, S(im->name));
+		error = cat_step_done(cat, q[RP_IMAGE], "load images");
+	}
+	for (size_t i = 0; i < st->n_label_sets && !error; i++) {
+		const struct catalog_state_label_set *ls = &st->label_sets[i];
+
+		if (!cat_label_set_name_ok(ls->name))
+			return err_set(-EINVAL, "bad label set name '%s'", S(ls->name));
+		sqlite3_reset(q[RP_SET]);
+		cat_bind_text(q[RP_SET], 1, ls->name);
+		cat_bind_text(q[RP_SET], 2, ts);
+		error = cat_step_done(cat, q[RP_SET], "load label sets");
+		for (size_t c = 0; c < ls->n_classes && !error; c++) {
+			sqlite3_reset(q[RP_CLASS]);
+			cat_bind_text(q[RP_CLASS], 1, ls->name);
+			sqlite3_bind_int64(q[RP_CLASS], 2, (sqlite3_int64)c);
+			cat_bind_text(q[RP_CLASS], 3, S(ls->classes[c]));
+			error = cat_step_done(cat, q[RP_CLASS], "load classes");
+		}
+	}
+	for (size_t i = 0; i < st->n_labels && !error; i++) {
+		const struct catalog_state_label *l = &st->labels[i];
+
+		sqlite3_reset(q[RP_LABEL]);
+		cat_bind_text(q[RP_LABEL], 1, S(l->image_id));
+		cat_bind_text(q[RP_LABEL], 2, S(l->label_set));
+		cat_bind_text(q[RP_LABEL], 3, S(l->batch_id));
+		cat_bind_text(q[RP_LABEL], 4, S(l->source));
+		cat_bind_text(q[RP_LABEL], 5, ts);
+		error = cat_step_done(cat, q[RP_LABEL], "load labels");
+	}
+	/* In array order: annotation ids keep the recorded order within an image. */
+	for (size_t i = 0; i < st->n_boxes && !error; i++) {
+		const struct catalog_state_box *b = &st->boxes[i];
+
+		sqlite3_reset(q[RP_BOX]);
+		cat_bind_text(q[RP_BOX], 1, S(b->label_set));
+		cat_bind_text(q[RP_BOX], 2, S(b->image_id));
+		sqlite3_bind_int64(q[RP_BOX], 3, b->class_id);
+		sqlite3_bind_double(q[RP_BOX], 4, b->x_min);
+		sqlite3_bind_double(q[RP_BOX], 5, b->y_min);
+		sqlite3_bind_double(q[RP_BOX], 6, b->x_max);
+		sqlite3_bind_double(q[RP_BOX], 7, b->y_max);
+		cat_bind_text(q[RP_BOX], 8, S(b->source_task));
+		error = cat_step_done(cat, q[RP_BOX], "load annotations");
+	}
+	for (size_t i = 0; i < st->n_exclusions && !error; i++) {
+		const struct catalog_state_exclusion *e = &st->exclusions[i];
+
+		sqlite3_reset(q[RP_EXCL]);
+		cat_bind_text(q[RP_EXCL], 1, S(e->image_id));
+		cat_bind_text(q[RP_EXCL], 2, S(e->label_set));
+		cat_bind_text(q[RP_EXCL], 3, S(e->reason));
+		cat_bind_text(q[RP_EXCL], 4, ts);
+		error = cat_step_done(cat, q[RP_EXCL], "load exclusions");
+	}
+	return error;
+}
+
+#undef S
+
+int catalog_replace(struct catalog *cat, const struct catalog_state *st)
+{
+	sqlite3_stmt *q[RP_COUNT_] = { NULL };
+	char ts[24];
+	int error;
+
+	fs_iso8601(ts, sizeof(ts), 0);
+	pthread_mutex_lock(&cat->lock);
+	if ((error = cat_begin(cat)) < 0)
+		goto out;
+	for (int k = 0; k < RP_COUNT_ && !error; k++)
+		error = cat_prep(cat, replace_sql[k], &q[k]);
+	if (!error)
+		error = replace_rows(cat, q, st, ts);
+	for (int k = 0; k < RP_COUNT_; k++)
+		sqlite3_finalize(q[k]);
+	error = cat_end(cat, error);
 out:
 	pthread_mutex_unlock(&cat->lock);
 	return error;

@@ -926,7 +926,8 @@ static int resolve_locked(git_oid *oid, struct history *h, const char *spec)
 		git_oid_cpy(oid, git_object_id(obj));
 		goto done;
 	}
-	error = err_set(-ENOENT, "no version '%s'", spec);
+	error = err_set(-ENOENT, "no version '%s' (a version is vN, a tag, HEAD, or a commit id of 4 "
+				 "or more hex digits)", spec);
 done:
 	git_object_free(obj);
 	git_reference_free(ref);

@@ -25,6 +25,8 @@ struct cli_cmd {
 
 /* Print "dsfs: <msg>" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print each line of `lines` (may be NULL) to stderr as "dsfs: warning: <line>". */
+void cli_print_warnings(const char *lines);
 /* Print the usage line of `name` to stderr and return 2. */
 int cli_usage(const char *name);
 /* True if argv[1..] holds -h or --help (then the command prints its help). */
@@ -46,6 +48,7 @@ int cmd_remote(struct cli *cli, int argc, char **argv);
 int cmd_push(struct cli *cli, int argc, char **argv);
 int cmd_pull(struct cli *cli, int argc, char **argv);
 int cmd_clone(struct cli *cli, int argc, char **argv);
+int cmd_checkout(struct cli *cli, int argc, char **argv);
 int cmd_jobs(struct cli *cli, int argc, char **argv);
 int cmd_fsck(struct cli *cli, int argc, char **argv);
 int cmd_gen_shapes(struct cli *cli, int argc, char **argv);

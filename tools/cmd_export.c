@@ -1,8 +1,8 @@
 /*
  * dsfs export [--version V] [--label-set NAME] OUTDIR: materialize a YOLO
  * (and COCO) export to a real directory, for tools that cannot read the
- * mount.  Images are hard links to the blob store when OUTDIR is on the
- * same file system, else copies.
+ * mount.  Images are copies (reflinks where the file system can); with
+ * --link, hard links to the blob store when OUTDIR is on its file system.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -18,6 +18,7 @@ int cmd_export(struct cli *cli, int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "version", required_argument, NULL, 'V' },
 		{ "label-set", required_argument, NULL, 'l' },
+		{ "link", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -25,19 +26,23 @@ int cmd_export(struct cli *cli, int argc, char **argv)
 	struct remote *origin = NULL;
 	struct repo *repo = NULL;
 	const char *version = NULL, *ls = "default";
-	int c, error;
+	int c, error, hard_links = 0;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "V:l:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'V': version = optarg; break;
 		case 'l': ls = optarg; break;
+		case 'L': hard_links = 1; break;
 		case 'h':
-			printf("usage: dsfs export [--version V] [--label-set NAME] OUTDIR\n\n"
+			printf("usage: dsfs export [--version V] [--label-set NAME] [--link] OUTDIR\n\n"
 			       "Write the YOLO/COCO export of a label set (default: default) as of version V\n"
 			       "(default: the working state) to OUTDIR, which must not exist or be empty:\n"
 			       "dataset.yaml (path: OUTDIR), images/{train,val}, labels/{train,val}, coco/.\n"
-			       "Images are hard links to the blob store (same file system) or copies.\n"
+			       "Images are copies (reflinks where the file system shares extents).\n"
+			       "  --link   hard links to the blob store instead (same file system): no\n"
+			       "           extra space, but each file IS the stored blob, read-only\n"
+			       "           (0444); a write through it as root changes every version.\n"
 			       "In a clone, blobs not here yet are fetched from origin.\n");
 			return 0;
 		default:
@@ -48,7 +53,7 @@ int cmd_export(struct cli *cli, int argc, char **argv)
 		return cli_usage("export");
 	err_clear();
 	if ((error = repo_open(&repo, cli->repo)) == 0 && (error = version_origin_attach(&origin, repo)) == 0)
-		error = version_materialize(&st, repo, version, ls, argv[optind]);
+		error = version_materialize(&st, repo, version, ls, argv[optind], hard_links);
 	if (error) {
 		cli_error("export: %s", err_msg(error));
 	} else if (!cli->quiet) {

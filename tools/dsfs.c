@@ -25,16 +25,20 @@ static const struct cli_cmd commands[] = {
 	  "import COCO 1.0 annotations (same as ctl/import)" },
 	{ "labelset", cmd_verb, "[--name NAME] [--classes a,b,c]",
 	  "create a label set or append classes (same as ctl/labelset)" },
-	{ "commit", cmd_commit, "-m MESSAGE", "commit the working state as the next version vN" },
+	{ "commit", cmd_commit, "-m MESSAGE [--force]", "commit the working state as the next version vN" },
+	{ "checkout", cmd_checkout, "[--force] VERSION",
+	  "make the working state a version's (refused over uncommitted changes unless --force)" },
 	{ "log", cmd_log, "", "list the versions, newest first" },
 	{ "show", cmd_show, "VERSION", "describe one version (vN, N, tag, HEAD, commit prefix)" },
 	{ "diff", cmd_diff, "VERSION_A VERSION_B", "what changed between two versions" },
-	{ "export", cmd_export, "[--version V] [--label-set NAME] OUTDIR",
+	{ "export", cmd_export, "[--version V] [--label-set NAME] [--link] OUTDIR",
 	  "materialize a YOLO/COCO export to a directory (hard links to blobs)" },
 	{ "remote", cmd_remote, "add NAME URL", "record a remote (directory or file:// URL)" },
 	{ "push", cmd_push, "[NAME]", "send missing blobs, then versions, to a remote (default origin)" },
-	{ "pull", cmd_pull, "[NAME]", "fetch a remote's versions (blobs come on first read)" },
-	{ "clone", cmd_clone, "URL DIR", "a new dataset with a remote's versions, blobs fetched lazily" },
+	{ "pull", cmd_pull, "[NAME]",
+	  "fetch a remote's versions; a clean working state moves to the new HEAD (blobs come on first read)" },
+	{ "clone", cmd_clone, "URL DIR",
+	  "a new dataset with a remote's versions, HEAD checked out, blobs fetched lazily" },
 	{ "cvat", cmd_verb, "[pull] [batch=ID|latest | size=N ...] [project=NAME] [labels=a,b,c] [wait=yes|no] [commit=yes|no] [new_task=yes]",
 	  "label a batch in CVAT and import the result, in the foreground (same as ctl/cvat)" },
 	{ "jobs", cmd_jobs, "[ID]", "list the jobs, or show one (same as ctl/jobs/ID)" },
@@ -56,6 +60,17 @@ void cli_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+void cli_print_warnings(const char *lines)
+{
+	while (lines && *lines) {
+		const char *nl = strchr(lines, '\n');
+		int len = nl ? (int)(nl - lines) : (int)strlen(lines);
+
+		fprintf(stderr, "dsfs: warning: %.*s\n", len, lines);
+		lines += len + (nl != NULL);
+	}
 }
 
 int cli_usage(const char *name)

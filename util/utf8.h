@@ -6,6 +6,14 @@
 #ifndef DSFS_UTIL_UTF8_H
 #define DSFS_UTIL_UTF8_H
 
+#include <stddef.h>
+
+/*
+ * Length (2-4) of the well-formed multi-byte UTF-8 sequence at p, which
+ * must end before `end`; 0 if there is none (a byte below 0x80 included).
+ */
+size_t utf8_seq(const unsigned char *p, const unsigned char *end);
+
 /* 1 if the NUL-terminated `s` is well-formed UTF-8 (no overlong forms, surrogates or values past U+10FFFF). */
 int utf8_valid(const char *s);
 

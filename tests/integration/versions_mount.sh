@@ -4,7 +4,7 @@
 # export was right after v1 (byte comparison), @v2 the new state; the real
 # git CLI sees both commits and tags and `git diff --stat` lists manifests;
 # @HEAD/@1 are links; versions/log; dsfs log/show/diff; dsfs export
-# materializes @v1's export (hard links); bad names and a corrupt manifest
+# materializes @v1's export (hard links with --link, else copies); bad names and a corrupt manifest
 # committed with the git CLI give ENOENT/EIO with a logged reason while the
 # daemon keeps serving; fsck reports the corrupt version.
 . "$(dirname "$0")/lib.sh"
@@ -90,14 +90,21 @@ done
 grep -q "images: 60 -> 100 (+40 -0)" "$T/diff" && grep -q "class added: 3 star" "$T/diff" &&
 	grep -q "labeled images: 60 -> 100" "$T/diff" || fail "diff text: $(cat "$T/diff")"
 
-# dsfs export: @v1's export as a real directory, images hard-linked.
-"$DSFS" --repo "$DS" -q export --version v1 --label-set default "$T/out1" || fail "dsfs export"
+# dsfs export: @v1's export as a real directory, images hard-linked (--link).
+"$DSFS" --repo "$DS" -q export --version v1 --label-set default --link "$T/out1" || fail "dsfs export"
 for d in images/train images/val labels/train labels/val coco; do
 	diff -r "$T/copy1/$d" "$T/out1/$d" >/dev/null || fail "materialized $d differs"
 done
 grep -qx "path: $T/out1" "$T/out1/dataset.yaml" || fail "materialized dataset.yaml path"
 g=$(ls "$T/out1/images/train" | head -1)
 [ "$(stat -c %h "$T/out1/images/train/$g")" -ge 2 ] || fail "materialized image is not a hard link"
+# Without --link, copies: a write to one (root may) leaves the store alone.
+"$DSFS" --repo "$DS" -q export --version v1 --label-set default "$T/out2" || fail "dsfs export (copies)"
+[ "$(stat -c %h "$T/out2/images/train/$g")" -eq 1 ] || fail "a copied image shares its inode"
+diff -r "$T/out1" "$T/out2" | grep -v "^diff\|^[<>] path:\|^---\|^[0-9]" && fail "copies differ from links"
+printf 'scribble' >> "$T/out2/images/train/$g"
+cmp -s "$T/out1/images/train/$g" "$T/out2/images/train/$g" && fail "the write reached the store"
+"$DSFS" fsck "$DS" >/dev/null || fail "fsck after writing to a copied export"
 
 # Bad names: ENOENT, and the daemon keeps serving.
 for bad in @v999 @nonsense @ @HEADX; do

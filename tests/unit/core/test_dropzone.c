@@ -45,6 +45,7 @@
 #include "util/fsutil.h"
 #include "testfs.h"
 #include "testimg.h"
+#include "testrepo.h"
 
 #define MARKER "user.dsfs.name"
 
@@ -59,7 +60,7 @@ static int fx_setup(void **state)
 {
 	struct fx *fx = calloc(1, sizeof(*fx));
 
-	if (!fx || testfs_tmpdir(fx->dir, sizeof(fx->dir), "dz") < 0 || repo_init(fx->dir) < 0 || repo_open(&fx->repo, fx->dir) < 0)
+	if (!fx || testrepo_make(fx->dir, sizeof(fx->dir), "dz", &fx->repo) < 0)
 		return -1;
 	snprintf(fx->in, sizeof(fx->in), "%s/incoming", fx->repo->dir);
 	*state = fx;
@@ -71,8 +72,7 @@ static int fx_teardown(void **state)
 	struct fx *fx = *state;
 
 	dropzone_close(fx->dz);
-	repo_free(fx->repo);
-	fs_rm_rf(fx->dir);
+	testrepo_remove(fx->dir, fx->repo);
 	free(fx);
 	return 0;
 }

@@ -330,6 +330,23 @@ static void test_dataset_yaml(void **state)
 	export_free(ex);
 }
 
+/* A label set without classes: "names: {}" (a bare "names:" reads as null, and len(None) fails). */
+static void test_dataset_yaml_no_classes(void **state)
+{
+	struct export_image *im = calloc(1, sizeof(*im));
+	struct export_ann *an = calloc(1, sizeof(*an));
+	struct export_params p = params_default;
+	struct buf b = BUF_INIT;
+	struct export *ex;
+
+	(void)state;
+	assert_int_equal(export_build(&ex, &p, NULL, 0, im, 0, an, 0), 0);
+	assert_int_equal(export_dataset_yaml(&b, ex), 0);
+	assert_non_null(strstr(b.ptr, "\nnc: 0\nnames: {}\n"));
+	buf_release(&b);
+	export_free(ex);
+}
+
 /* The example of the brief, byte for byte, and the same bytes twice. */
 static void test_dataset_yaml_plain(void **state)
 {
@@ -879,6 +896,7 @@ int main(void)
 		cmocka_unit_test(test_label_text),
 		cmocka_unit_test(test_dataset_yaml),
 		cmocka_unit_test(test_dataset_yaml_plain),
+		cmocka_unit_test(test_dataset_yaml_no_classes),
 		cmocka_unit_test(test_info_yaml),
 		cmocka_unit_test(test_coco_roundtrip),
 		cmocka_unit_test(test_coco_matches_coco_write),

@@ -29,6 +29,7 @@
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/fsutil.h"
+#include "testrepo.h"
 
 #define N_IMAGES 5
 
@@ -79,9 +80,7 @@ static int setup(void **state)
 	struct batch_opts opts = { .label_set = "default", .size = 4, .order = CATALOG_ORDER_OLDEST };
 
 	assert_non_null(f);
-	assert_int_equal(testfs_tmpdir(f->dir, sizeof(f->dir), "labelimport"), 0);
-	assert_int_equal(repo_init(f->dir), 0);
-	assert_int_equal(repo_open(&f->repo, f->dir), 0);
+	assert_int_equal(testrepo_make(f->dir, sizeof(f->dir), "labelimport", &f->repo), 0);
 	for (int i = 0; i < N_IMAGES; i++)
 		add_image(f, i);
 	assert_int_equal(catalog_labelset_add_classes(f->repo->cat, "default", classes, 2, NULL), 0);
@@ -97,8 +96,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	repo_free(f->repo);
-	fs_rm_rf(f->dir);
+	testrepo_remove(f->dir, f->repo);
 	free(f);
 	return 0;
 }

@@ -23,6 +23,7 @@
 #include "util/buf.h"
 #include "util/fsutil.h"
 #include "testfs.h"
+#include "testrepo.h"
 
 struct fx {
 	char dir[64];
@@ -33,8 +34,7 @@ static int fx_setup(void **state)
 {
 	struct fx *fx = calloc(1, sizeof(*fx));
 
-	if (!fx || testfs_tmpdir(fx->dir, sizeof(fx->dir), "verbs") < 0 || repo_init(fx->dir) < 0 ||
-	    repo_open(&fx->repo, fx->dir) < 0)
+	if (!fx || testrepo_make(fx->dir, sizeof(fx->dir), "verbs", &fx->repo) < 0)
 		return -1;
 	*state = fx;
 	return 0;
@@ -44,8 +44,7 @@ static int fx_teardown(void **state)
 {
 	struct fx *fx = *state;
 
-	repo_free(fx->repo);
-	fs_rm_rf(fx->dir);
+	testrepo_remove(fx->dir, fx->repo);
 	free(fx);
 	return 0;
 }

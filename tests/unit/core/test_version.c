@@ -5,7 +5,8 @@
  * working export of that moment (labels, dataset.yaml but for the path,
  * COCO), exclusions and frozen split, diff text, catalog reconcile after a
  * lost row, strict parsing (errors name file and line), blob ids of all
- * versions, and a materialized export (hard links, atomic directory).
+ * versions, and a materialized export (copies, or hard links with --link;
+ * an atomic directory; a dead export's .partial-PID cleared).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <limits.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/export.h"
@@ -31,6 +34,7 @@
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/fsutil.h"
+#include "testrepo.h"
 
 struct fixture {
 	char dir[64];
@@ -65,10 +69,7 @@ static int setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 	const char *classes[] = { "cat", "dog" };
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/dsfs-test-version.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	assert_int_equal(repo_init(f->dir), 0);
-	assert_int_equal(repo_open(&f->repo, f->dir), 0);
+	assert_int_equal(testrepo_make(f->dir, sizeof(f->dir), "test-version", &f->repo), 0);
 	add_image(f, 0, "a.png");
 	add_image(f, 1, "tab\there.png");   /* escaped in images.tsv */
 	add_image(f, 2, "c.png");
@@ -82,8 +83,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	repo_free(f->repo);
-	fs_rm_rf(f->dir);
+	testrepo_remove(f->dir, f->repo);
 	free(f);
 	return 0;
 }
@@ -208,15 +208,26 @@ static void test_commit_and_read_back(void **state)
 	excl[0] = f->ids[2];
 	assert_int_equal(catalog_exclude(f->repo->cat, excl, 1, "default", "blurry"), 0);
 
-	assert_int_equal(version_commit(&v1, f->repo, "first"), 0);
+	/* A message must say something, in UTF-8. */
+	assert_int_equal(version_commit(&v1, f->repo, " \n\t", 0), -EINVAL);
+	assert_int_equal(version_commit(&v1, f->repo, "caf\xe9", 0), -EINVAL);
+	assert_int_equal(version_commit(&v1, f->repo, "first: a=b\nsecond \x1b[31mline", 0), 0);
 	assert_string_equal(v1.tag, "v1");
 	assert_int_equal(v1.number, 1);
 	assert_int_equal(v1.n_images, 4);
 	assert_int_equal(v1.n_labeled, 3);
 	assert_int_equal(strlen(v1.commit), 40);
 	/* Same state: no empty version. */
-	assert_int_equal(version_commit(&info, f->repo, "again"), -EEXIST);
+	assert_int_equal(version_commit(&info, f->repo, "again", 0), -EEXIST);
 	assert_non_null(strstr(err_last(), "same as v1"));
+	/* VERSION quotes the message as YAML; the log shows its first line, no escape bytes. */
+	assert_int_equal(version_describe(&text, f->repo, "v1"), 0);
+	assert_non_null(strstr(text.ptr, "\nmessage: \"first: a=b\\nsecond \\x1b[31mline\"\n"));
+	buf_reset(&text);
+	assert_int_equal(version_log(&text, f->repo), 0);
+	assert_non_null(strstr(text.ptr, " first: a=b\n"));
+	assert_null(strchr(text.ptr, '\x1b'));
+	buf_reset(&text);
 
 	/* The working export now equals v1's export, byte for byte. */
 	assert_int_equal(export_from_catalog(&work, f->repo, "default", "/w"), 0);
@@ -248,7 +259,7 @@ static void test_commit_and_read_back(void **state)
 		label(f, 3, b3, 1);
 		label(f, 0, b0, 1);
 	}
-	assert_int_equal(version_commit(&v2, f->repo, "second"), 0);
+	assert_int_equal(version_commit(&v2, f->repo, "second", 0), 0);
 	assert_string_equal(v2.tag, "v2");
 
 	/* v1 still reads as v1. */
@@ -265,6 +276,11 @@ static void test_commit_and_read_back(void **state)
 	assert_non_null(strstr(text.ptr, "class added: 2 bird"));
 	assert_non_null(strstr(text.ptr, "labeled images: 3 -> 4 (+1 -0)"));
 	assert_non_null(strstr(text.ptr, "images whose boxes changed: 2"));
+	assert_null(strstr(text.ptr, "split:"));   /* unchanged: not listed */
+	/* A version against itself: no label set listed at all. */
+	buf_reset(&text);
+	assert_int_equal(version_diff(&text, f->repo, "v2", "v2"), 0);
+	assert_null(strstr(text.ptr, "label set"));
 	buf_reset(&text);
 	assert_int_equal(version_describe(&text, f->repo, "HEAD"), 0);
 	assert_non_null(strstr(text.ptr, "version: v2\n"));
@@ -285,7 +301,7 @@ static void test_reconcile(void **state)
 	struct buf log = BUF_INIT;
 	size_t n = 0;
 
-	assert_int_equal(version_commit(&v1, f->repo, "only"), 0);
+	assert_int_equal(version_commit(&v1, f->repo, "only", 0), 0);
 	/* As if the process died between the tag and the catalog row. */
 	assert_int_equal(catalog_versions_prune(f->repo->cat, NULL, 0), 0);
 	assert_int_equal(catalog_versions(f->repo->cat, &rows, &n), 0);
@@ -349,13 +365,13 @@ static void test_blob_ids_and_materialize(void **state)
 
 	label(f, 0, b0, 1);
 	label(f, 1, NULL, 0);
-	assert_int_equal(version_commit(&v1, f->repo, "m"), 0);
+	assert_int_equal(version_commit(&v1, f->repo, "m", 0), 0);
 	assert_int_equal(version_blob_ids(&ids, &n, f->repo), 0);
 	assert_int_equal(n, 4);
 	free(ids);
 
 	snprintf(out, sizeof(out), "%s/out", f->dir);
-	assert_int_equal(version_materialize(&st, f->repo, "v1", "default", out), 0);
+	assert_int_equal(version_materialize(&st, f->repo, "v1", "default", out, 1), 0);
 	assert_int_equal(st.images_linked + st.images_copied, 2);
 	assert_int_equal(st.labels, 2);
 	snprintf(path, sizeof(path), "%s/dataset.yaml", out);
@@ -373,10 +389,37 @@ static void test_blob_ids_and_materialize(void **state)
 	blob_path(blob, sizeof(blob), f->repo->blobs, &bid);
 	assert_int_equal(stat(blob, &s2), 0);
 	assert_true(s1.st_ino == s2.st_ino);
+	/*
+	 * Without --link the images are copies: writing one (root may) leaves
+	 * the store alone.  And a .partial-PID of a dead export is cleared.
+	 */
+	{
+		char out3[PATH_MAX], stale[PATH_MAX + 32], img3[PATH_MAX + 64];
+		pid_t p = fork();
+
+		assert_true(p >= 0);
+		if (p == 0)
+			_exit(0);
+		waitpid(p, NULL, 0);   /* a pid no process has now */
+		snprintf(out3, sizeof(out3), "%s/out3", f->dir);
+		snprintf(stale, sizeof(stale), "%s.partial-%ld", out3, (long)p);
+		assert_int_equal(mkdir(stale, 0755), 0);
+		assert_int_equal(version_materialize(&st, f->repo, "v1", "default", out3, 0), 0);
+		assert_int_equal(st.images_linked, 0);
+		assert_int_equal(st.images_copied, 2);
+		assert_int_equal(access(stale, F_OK), -1);
+		for (int s = 0; s < 2; s++) {
+			snprintf(img3, sizeof(img3), "%s/images/%s/%s.png", out3, s ? "val" : "train", f->ids[0]);
+			if (stat(img3, &s1) == 0)
+				break;
+		}
+		assert_true(s1.st_ino != s2.st_ino);
+		assert_int_equal(s1.st_size, s2.st_size);
+	}
 	/* An existing non-empty directory is refused; nothing partial is left. */
-	assert_int_equal(version_materialize(&st, f->repo, "v1", "default", out), -EEXIST);
+	assert_int_equal(version_materialize(&st, f->repo, "v1", "default", out, 0), -EEXIST);
 	snprintf(path, sizeof(path), "%s/out2", f->dir);
-	assert_int_equal(version_materialize(&st, f->repo, "v1", "nope", path), -ENOENT);
+	assert_int_equal(version_materialize(&st, f->repo, "v1", "nope", path, 0), -ENOENT);
 	assert_int_equal(access(path, F_OK), -1);
 	buf_release(&y);
 }
@@ -393,13 +436,13 @@ static void test_stale_ref_locks(void **state)
 	const char *locks[] = { "git/refs/tags/v2.lock", "git/refs/heads/main.lock", "git/packed-refs.lock" };
 	char path[256];
 
-	assert_int_equal(version_commit(&v1, f->repo, "one"), 0);
+	assert_int_equal(version_commit(&v1, f->repo, "one", 0), 0);
 	for (size_t i = 0; i < 3; i++) {
 		snprintf(path, sizeof(path), "%s/%s", f->dir, locks[i]);
 		assert_int_equal(fs_write_file_atomic(path, "x", 1, 0644), 0);
 	}
 	label(f, 0, b0, 1);
-	assert_int_equal(version_commit(&v2, f->repo, "two"), 0);
+	assert_int_equal(version_commit(&v2, f->repo, "two", 0), 0);
 	assert_string_equal(v2.tag, "v2");
 	for (size_t i = 0; i < 3; i++) {
 		snprintf(path, sizeof(path), "%s/%s", f->dir, locks[i]);
