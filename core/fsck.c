@@ -23,7 +23,21 @@ struct ctx {
 	struct fsck_report *rep;
 	FILE *out;
 	struct remote *origin;  /* a clone's origin, or NULL: where absent blobs may be */
+	int unreachable;        /* it has one, but it cannot be reached */
+	struct blob_id *refs;   /* every blob a version names, sorted (version_blob_ids) */
+	size_t n_refs;
 };
+
+static int id_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct blob_id));
+}
+
+/* Does some version name blob `id`? */
+static int referenced(const struct ctx *c, const struct blob_id *id)
+{
+	return c->n_refs && bsearch(id, c->refs, c->n_refs, sizeof(*c->refs), id_cmp) != NULL;
+}
 
 static int check_blob(const struct blob_id *id, void *payload)
 {
@@ -39,7 +53,8 @@ static int check_blob(const struct blob_id *id, void *payload)
 		fprintf(c->out, "blob %s: %s\n", hex, err_msg(error));
 		c->rep->problems++;
 	}
-	if (catalog_image_get(c->repo->cat, hex, &img) == -ENOENT)
+	/* A blob a version names (e.g. fetched into a clone) is not an orphan. */
+	if (catalog_image_get(c->repo->cat, hex, &img) == -ENOENT && !referenced(c, id))
 		c->rep->orphans++;
 	return 0;
 }
@@ -64,6 +79,8 @@ static int check_image(const struct catalog_image *img, void *payload)
 			c->rep->remote_only++;
 			return 0;
 		}
+		if (errno == ENOENT && c->unreachable && referenced(c, &id))
+			return 0; /* counted in the "origin unreachable" line */
 		fprintf(c->out, "image %s (%s): blob missing%s: %s\n", img->id, img->name,
 			c->origin ? " here and on origin" : "", strerror(errno));
 		c->rep->problems++;
@@ -152,6 +169,8 @@ static int check_versions(struct ctx *c)
 				c->rep->remote_only++;
 				continue;
 			}
+			if (c->unreachable)
+				continue; /* counted in the "origin unreachable" line */
 			if (missing++ < 10)
 				fprintf(c->out, "version %s: image %s (%s): blob missing%s\n", hv[i].tag, im->id,
 					im->name, origin ? " here and on origin" : "");
@@ -167,7 +186,7 @@ static int check_versions(struct ctx *c)
 
 int fsck_run(struct fsck_report *rep, struct repo *repo, FILE *out)
 {
-	struct ctx c = { repo, rep, out, NULL };
+	struct ctx c = { repo, rep, out, NULL, 0, NULL, 0 };
 	struct rows rows = { 0 };
 	struct history *h;
 	int error;
@@ -175,6 +194,31 @@ int fsck_run(struct fsck_report *rep, struct repo *repo, FILE *out)
 	memset(rep, 0, sizeof(*rep));
 	if (repo_history(&h, repo) == 0 && remote_open(&c.origin, h, REMOTE_DEFAULT_NAME) < 0)
 		c.origin = NULL;
+	/* Without it (history unreadable, reported below) orphans are judged by the catalog alone. */
+	if (version_blob_ids(&c.refs, &c.n_refs, repo) < 0) {
+		c.refs = NULL;
+		c.n_refs = 0;
+	}
+	err_clear();
+	if (c.origin && remote_probe(c.origin) < 0) {
+		/*
+		 * Origin unreachable: one line for all the blobs only it could
+		 * have, not one per reference.  With every blob here, origin is
+		 * not needed: no problem then.
+		 */
+		size_t unchecked = 0;
+
+		for (size_t i = 0; i < c.n_refs; i++)
+			unchecked += !blob_exists(repo->blobs, &c.refs[i]);
+		if (unchecked) {
+			fprintf(out, "origin unreachable: %s: %zu blobs not checked\n", err_last(),
+				unchecked);
+			rep->problems++;
+		}
+		remote_free(c.origin);
+		c.origin = NULL;
+		c.unreachable = 1;
+	}
 	err_clear();
 	if ((error = blob_foreach(repo->blobs, check_blob, &c)) < 0)
 		goto done;
@@ -185,6 +229,7 @@ int fsck_run(struct fsck_report *rep, struct repo *repo, FILE *out)
 	error = check_versions(&c);
 done:
 	remote_free(c.origin);
+	free(c.refs);
 	free(rows.v);
 	return error;
 }

@@ -13,7 +13,7 @@ struct repo;
 struct fsck_report {
 	int64_t blobs;     /* blobs re-hashed */
 	int64_t images;    /* catalog rows checked */
-	int64_t orphans;   /* blobs no catalog row names */
+	int64_t orphans;   /* blobs neither a catalog row nor a version names */
 	int64_t versions;  /* versions whose manifests were checked */
 	int64_t version_images;  /* (version, image) references checked */
 	int64_t remote_only;     /* references (catalog or version) to blobs absent here but held by origin (a clone) */

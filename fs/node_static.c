@@ -228,8 +228,14 @@ static int blob_getattr(struct fs *fs, struct node *n, struct stat *st)
 static int blob_file_open_fd(struct fs *fs, struct node *n, int *fd)
 {
 	struct blob_file *b = n->priv;
+	int error = blob_open(fd, fs->repo->blobs, &b->id);
 
-	return blob_open(fd, fs->repo->blobs, &b->id);
+	/*
+	 * The file exists (ls and stat show it); its bytes could not be had
+	 * (not here, and origin lacks them or is unreachable): an I/O error,
+	 * as for a corrupt blob, not ENOENT.
+	 */
+	return error == -ENOENT ? -EIO : error;
 }
 
 static void blob_destroy(struct node *n)

@@ -69,54 +69,67 @@ struct history {
 	char *git_dir;         /* immutable after open */
 };
 
-/* Remove the *.lock files of directory `dir` (relative to the git dir). */
-static void clear_lock_files(const struct history *h, const char *dir)
+/* Remove the *.lock files of directory `dir` (relative to `git_dir`). */
+static void clear_lock_files(const char *git_dir, const char *dir)
 {
 	char path[PATH_MAX];
 	struct dirent *de;
 	DIR *d;
 
-	snprintf(path, sizeof(path), "%s/%s", h->git_dir, dir);
+	snprintf(path, sizeof(path), "%s/%s", git_dir, dir);
 	if (!(d = opendir(path)))
 		return;
 	while ((de = readdir(d))) {
 		size_t n = strlen(de->d_name);
 		if (n > 5 && !strcmp(de->d_name + n - 5, ".lock") &&
 		    unlinkat(dirfd(d), de->d_name, 0) == 0)
-			LOG_W("history %s: removed %s/%s left by an interrupted writer", h->git_dir, dir,
+			LOG_W("history %s: removed %s/%s left by an interrupted writer", git_dir, dir,
 			      de->d_name);
 	}
 	closedir(d);
 }
 
-/* Take the writers' lock (see the top of the file) and clear stale ref locks.  *fd_out = -1 on failure. */
-static int writer_lock(const struct history *h, int *fd_out)
+/*
+ * Take the writers' lock of the repository at `git_dir` (see the top of the
+ * file) and clear stale ref locks.  *fd_out = -1 on failure.  If another
+ * process holds it and `waiting` is set, log "<waiting> <git_dir>" once
+ * before blocking.
+ */
+static int lock_git_dir(const char *git_dir, const char *waiting, int *fd_out)
 {
 	char path[PATH_MAX];
-	int fd;
+	int fd, nb = waiting ? LOCK_NB : 0;
 
 	*fd_out = -1;
-	if (snprintf(path, sizeof(path), "%s/dsfs.lock", h->git_dir) >= (int)sizeof(path))
-		return err_set(-ENAMETOOLONG, "git directory path too long: %s", h->git_dir);
+	if (snprintf(path, sizeof(path), "%s/dsfs.lock", git_dir) >= (int)sizeof(path))
+		return err_set(-ENAMETOOLONG, "git directory path too long: %s", git_dir);
 	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
 		return err_set(-errno, "%s: %s", path, strerror(errno));
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
+	while (flock(fd, LOCK_EX | nb) < 0) {
+		if (errno == EWOULDBLOCK && nb) {
+			LOG_W("%s %s", waiting, git_dir);
+			nb = 0;
+		} else if (errno != EINTR) {
 			int e = errno;
 			close(fd);
 			return err_set(-e, "lock %s: %s", path, strerror(e));
 		}
 	}
-	clear_lock_files(h, "refs/heads");
-	clear_lock_files(h, "refs/tags");
+	clear_lock_files(git_dir, "refs/heads");
+	clear_lock_files(git_dir, "refs/tags");
 	/* Not a scan of the git dir: dsfs.lock itself must stay. */
 	for (const char *const *f = (const char *const[]){ "packed-refs.lock", "HEAD.lock", NULL }; *f; f++) {
-		snprintf(path, sizeof(path), "%s/%s", h->git_dir, *f);
+		snprintf(path, sizeof(path), "%s/%s", git_dir, *f);
 		if (unlink(path) == 0)
-			LOG_W("history %s: removed %s left by an interrupted writer", h->git_dir, *f);
+			LOG_W("history %s: removed %s left by an interrupted writer", git_dir, *f);
 	}
 	*fd_out = fd;
 	return 0;
+}
+
+static int writer_lock(const struct history *h, int *fd_out)
+{
+	return lock_git_dir(h->git_dir, NULL, fd_out);
 }
 
 static void writer_unlock(int fd)
@@ -1289,14 +1302,16 @@ int history_push_url(struct history *h, const char *url)
 	opts.callbacks.push_update_reference = on_push_update;
 	opts.callbacks.payload = &ps;
 	if ((rc = git_remote_push(remote, &specs, &opts)) < 0) {
-		error = ver_errno(rc, "push");
+		/* One message: libgit2's own ("cannot push because...") would repeat it. */
 		if (rc == GIT_ENONFASTFORWARD)
-			error = err_recode(-EAGAIN, "push refused, the remote has versions this "
-						    "dataset lacks (pull first): ");
+			error = err_set(-EAGAIN, "refused: %s has versions this dataset lacks "
+						 "(pull first)", url);
+		else
+			error = ver_errno(rc, url);
 		goto done;
 	}
 	if (ps.ref[0])
-		error = err_set(-EAGAIN, "push to %s: %s refused: %s", url, ps.ref, ps.why);
+		error = err_set(-EAGAIN, "%s refused %s: %s", url, ps.ref, ps.why);
 done:
 	pthread_mutex_unlock(&h->lock);
 	git_remote_free(remote);
@@ -1305,6 +1320,193 @@ done:
 	free(specs.strings);
 	free(v);
 	return error;
+}
+
+struct history_lock {
+	int fd;        /* holds the flock on git_dir/dsfs.lock */
+	dev_t dev;     /* the lock file's identity when locked */
+	ino_t ino;
+	char *git_dir;
+};
+
+int history_lock_dir(struct history_lock **out, const char *git_dir)
+{
+	struct history_lock *l;
+	struct stat st;
+	int error;
+
+	*out = NULL;
+	if (!(l = calloc(1, sizeof(*l))) || !(l->git_dir = strdup(git_dir))) {
+		free(l);
+		return err_set(-ENOMEM, "out of memory");
+	}
+	l->fd = -1;
+	if ((error = fs_mkdir_p(git_dir, 0755)) < 0 ||
+	    (error = lock_git_dir(git_dir, "waiting for another writer to finish with", &l->fd)) < 0)
+		goto fail;
+	if (fstat(l->fd, &st) < 0) {
+		error = err_set(-errno, "%s/dsfs.lock: %s", git_dir, strerror(errno));
+		goto fail;
+	}
+	l->dev = st.st_dev;
+	l->ino = st.st_ino;
+	*out = l;
+	return 0;
+fail:
+	history_unlock_dir(l);
+	return error;
+}
+
+int history_lock_check(const struct history_lock *l)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/dsfs.lock", l->git_dir);
+	/* Removed (rm -rf of the remote) or replaced: our flock guards nothing any more. */
+	if (stat(path, &st) < 0 || st.st_dev != l->dev || st.st_ino != l->ino)
+		return err_set(-ENOENT, "%s was removed or replaced while we held its lock", l->git_dir);
+	return 0;
+}
+
+void history_unlock_dir(struct history_lock *l)
+{
+	if (!l)
+		return;
+	writer_unlock(l->fd);
+	free(l->git_dir);
+	free(l);
+}
+
+/* 1 if `git_dir` has no repository yet. */
+static int no_repository(const char *git_dir)
+{
+	char head[PATH_MAX];
+	struct stat st;
+
+	snprintf(head, sizeof(head), "%s/HEAD", git_dir);
+	return stat(head, &st) < 0 && errno == ENOENT;
+}
+
+int history_push_check(struct history *h, const struct history_lock *l)
+{
+	git_remote *remote = NULL;
+	git_fetch_options opts;
+	const git_remote_head **heads = NULL;
+	struct vtag *local = NULL;
+	size_t n_local = 0, n_heads = 0, i;
+	git_oid head, rhead, base;
+	char *specv[2] = { "+" MAIN_REF ":refs/dsfs/push-check/main",
+			   "+" VTAG_PREFIX "*:refs/dsfs/push-check/tags/v*" };
+	git_strarray specs = { specv, 2 };
+	int rc, unborn, error = 0;
+
+	if ((error = history_lock_check(l)) < 0)
+		return error;
+	if (no_repository(l->git_dir))
+		return 0; /* a new remote: anything fast-forwards */
+	git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
+	opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+	pthread_mutex_lock(&h->lock);
+	if ((rc = remote_create(&remote, h->repo, l->git_dir)) < 0) {
+		error = ver_errno(rc, l->git_dir);
+		goto done;
+	}
+	/*
+	 * Objects only (no ref of ours changes): the remote's commits must be
+	 * here to tell "ahead" from "diverged" from "unrelated".  They stay as
+	 * unreferenced objects, which are harmless.
+	 */
+	if ((rc = git_remote_download(remote, &specs, &opts)) < 0 ||
+	    (rc = git_remote_ls(&heads, &n_heads, remote)) < 0) {
+		error = ver_errno(rc, l->git_dir);
+		goto done;
+	}
+	if ((unborn = main_oid(&head, h->repo)) < 0) {
+		error = unborn;
+		goto done;
+	}
+	if ((error = collect_vtags(&local, &n_local, h->repo)) < 0)
+		goto done;
+	for (i = 0; i < n_heads; i++) {
+		const char *rn = heads[i]->name;
+		unsigned num;
+
+		if (strcmp(rn, MAIN_REF) == 0) {
+			git_oid_cpy(&rhead, &heads[i]->oid);
+			if (unborn || git_oid_equal(&rhead, &head))
+				continue; /* nothing of ours moves main (unborn: no versions to send) */
+			if ((rc = git_graph_descendant_of(h->repo, &head, &rhead)) == 1)
+				continue;
+			if (rc == 0 && (rc = git_graph_descendant_of(h->repo, &rhead, &head)) == 1) {
+				error = err_set(-EAGAIN, "refused: %s has versions this dataset lacks "
+							 "(pull first)", l->git_dir);
+				goto done;
+			}
+			if (rc == 0 && (rc = git_merge_base(&base, h->repo, &head, &rhead)) == 0) {
+				error = err_set(-EAGAIN, "refused: histories diverged: %s and this "
+							 "dataset both have versions the other lacks",
+						l->git_dir);
+				goto done;
+			}
+			if (rc == GIT_ENOTFOUND) {
+				error = err_set(-EAGAIN, "refused: unrelated history: the remote's main "
+							 "does not contain this dataset's versions nor the "
+							 "reverse (%s)", l->git_dir);
+				goto done;
+			}
+			error = ver_corrupt(rc, "cannot compare main with the remote's");
+			goto done;
+		} else if (strncmp(rn, "refs/tags/", 10) == 0 && (num = parse_vname(rn + 10))) {
+			git_object *obj = NULL, *c = NULL;
+
+			rc = git_object_lookup(&obj, h->repo, &heads[i]->oid, GIT_OBJECT_ANY);
+			if (rc == 0)
+				rc = git_object_peel(&c, obj, GIT_OBJECT_COMMIT);
+			for (size_t j = 0; rc == 0 && j < n_local; j++) {
+				if (local[j].n == num && !git_oid_equal(&local[j].oid, git_object_id(c))) {
+					error = err_set(-EAGAIN, "refused: v%u differs between this "
+								 "dataset and %s: histories diverged",
+							num, l->git_dir);
+					break;
+				}
+			}
+			git_object_free(c);
+			git_object_free(obj);
+			if (rc < 0)
+				error = ver_corrupt(rc, rn);
+			if (error < 0)
+				goto done;
+		}
+	}
+done:
+	pthread_mutex_unlock(&h->lock);
+	git_remote_free(remote);
+	free(local);
+	return error;
+}
+
+int history_push_locked(struct history *h, const struct history_lock *l)
+{
+	git_repository_init_options opts;
+	git_repository *repo = NULL;
+	int rc, error;
+
+	if ((error = history_lock_check(l)) < 0)
+		return error;
+	if (no_repository(l->git_dir)) {
+		/* Under the remote's lock, so two first pushes cannot both init it. */
+		git_repository_init_options_init(&opts, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
+		opts.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH |
+			     GIT_REPOSITORY_INIT_NO_REINIT;
+		opts.initial_head = "main";
+		rc = git_repository_init_ext(&repo, l->git_dir, &opts);
+		error = rc < 0 ? ver_errno(rc, l->git_dir) : 0;
+		git_repository_free(repo);
+		if (error < 0)
+			return error;
+	}
+	return history_push_url(h, l->git_dir);
 }
 
 int history_fetch_url(struct history_fetch_result *out, struct history *h, const char *name,

@@ -109,9 +109,45 @@ int history_remote_url(struct buf *out, struct history *h, const char *name);
  * Push refs/heads/main and every refs/tags/vN to `url` (objects travel as
  * a pack).  Fast-forward only: -EAGAIN (message) when the remote's main or
  * a remote vN is not an ancestor of ours (pull first); refs already equal
- * are left alone.
+ * are left alone.  Takes no lock on the remote (see history_push_locked).
  */
 int history_push_url(struct history *h, const char *url);
+
+/*
+ * Pushing into a repository on this machine (a directory remote) under
+ * that repository's own writers' lock: flock on <git_dir>/dsfs.lock, the
+ * lock its commits and fetches take.  So two pushes (or a push and a
+ * commit there) never write refs at once, and a ref lock file
+ * (refs/tags/vN.lock, ...) found while holding the lock was left by a
+ * writer that died, and is removed.
+ */
+struct history_lock;
+
+/*
+ * Take that lock, creating `git_dir` if missing (not the repository in it).
+ * Blocks while another process holds it (logging once that it waits).
+ */
+int history_lock_dir(struct history_lock **out, const char *git_dir);
+
+/*
+ * 0 while the lock file still is the one we locked; -ENOENT (message) if
+ * the directory was removed or replaced meanwhile (our lock guards nothing).
+ */
+int history_lock_check(const struct history_lock *l);
+
+void history_unlock_dir(struct history_lock *l);
+
+/*
+ * Would pushing `h` to the locked repository fast-forward main and every vN
+ * tag?  0 if so (also when there is no repository yet); -EAGAIN with the
+ * reason otherwise: the remote is ahead (pull first), the histories
+ * diverged, or they are unrelated (no common version).  Downloads the
+ * remote's objects into `h` to compare (no ref of `h` changes).
+ */
+int history_push_check(struct history *h, const struct history_lock *l);
+
+/* history_push_url() to the locked repository, creating it first if it does not exist. */
+int history_push_locked(struct history *h, const struct history_lock *l);
 
 struct history_fetch_result {
 	char old_head[41];   /* main before ("" if it did not exist) */

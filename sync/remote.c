@@ -131,6 +131,11 @@ int remote_has_blob(struct remote *r, const struct blob_id *id)
 	return r->ops->has_blob(r, id);
 }
 
+int remote_probe(struct remote *r)
+{
+	return r->ops->probe(r);
+}
+
 const char *remote_name(const struct remote *r)
 {
 	return r->name;
@@ -141,34 +146,88 @@ const char *remote_url(const struct remote *r)
 	return r->url;
 }
 
+/*
+ * Make blob `id` present in `bs` for a push: through the store's fetch hook
+ * if it has one (a lazy clone: from its origin), else -ENOENT.
+ */
+static int push_local_blob(struct remote *r, struct blob_store *bs, const struct blob_id *id)
+{
+	char hex[BLOB_HEX_LEN + 1], why[512];
+	int fd, error;
+
+	if (blob_exists(bs, id))
+		return 0;
+	err_clear();
+	if ((error = blob_open(&fd, bs, id)) == 0) {
+		close(fd);
+		return 0;
+	}
+	blob_id_hex(hex, id);
+	snprintf(why, sizeof(why), "%s", err_msg(error));
+	return err_set(error, "blob %s is neither here nor on %s (%s); cannot push", hex, r->url,
+		       why);
+}
+
+/* Every blob in `ids` is on the remote, which is still there: the last check before refs. */
+static int push_verify(struct remote *r, void *txn, const struct blob_id *ids, size_t n)
+{
+	char hex[BLOB_HEX_LEN + 1];
+	int error;
+
+	if ((error = r->ops->push_alive(r, txn)) < 0)
+		return err_set(error, "remote %s disappeared during the push; refs not updated "
+				      "(%s)", r->url, err_last());
+	for (size_t i = 0; i < n; i++) {
+		int has = r->ops->has_blob(r, &ids[i]);
+
+		if (has < 0)
+			return has;
+		if (!has) {
+			blob_id_hex(hex, &ids[i]);
+			/* Removed by someone else since we sent it or saw it there. */
+			return err_set(-EIO, "blob %s is no longer on %s (removed during the push?); "
+					     "refs not updated, push again",
+				       hex, r->url);
+		}
+	}
+	return r->ops->push_alive(r, txn) < 0
+		       ? err_set(-ENOENT, "remote %s disappeared during the push; refs not updated",
+				 r->url)
+		       : 0;
+}
+
 int remote_push(struct remote *r, struct blob_store *bs, const struct blob_id *ids, size_t n,
 		struct history *h, remote_progress_fn progress, void *payload,
 		struct remote_push_stats *stats)
 {
 	struct remote_push_stats st = { 0, 0, 0 };
-	char path[PATH_MAX], hex[BLOB_HEX_LEN + 1];
+	char path[PATH_MAX];
+	void *txn = NULL;
 	int error = 0;
 
+	/* Lock, and refuse a non-fast-forward before sending any blob. */
+	if ((error = r->ops->push_begin(r, h, &txn)) < 0)
+		goto done;
 	for (size_t i = 0; i < n; i++) {
-		int has = r->ops->has_blob(r, &ids[i]);
+		int has;
 		struct stat sb;
 
-		if (has < 0) {
+		/* A remote removed mid-push: stop soon, rather than recreate it blob by blob. */
+		if (i % 256 == 255 && (error = r->ops->push_alive(r, txn)) < 0) {
+			error = err_set(error, "remote %s disappeared during the push; refs not "
+					       "updated (%s)", r->url, err_last());
+			goto done;
+		}
+		if ((has = r->ops->has_blob(r, &ids[i])) < 0) {
 			error = has;
 			goto done;
 		}
 		if (has) {
 			st.blobs_present++;
 		} else {
-			blob_id_hex(hex, &ids[i]);
-			if ((error = blob_path(path, sizeof(path), bs, &ids[i])) < 0)
-				goto done;
-			if (!blob_exists(bs, &ids[i])) {
-				error = err_set(-ENOENT, "blob %s is neither here nor on %s; cannot push",
-						hex, r->url);
-				goto done;
-			}
-			if ((error = r->ops->put_blob(r, &ids[i], path)) < 0)
+			if ((error = blob_path(path, sizeof(path), bs, &ids[i])) < 0 ||
+			    (error = push_local_blob(r, bs, &ids[i])) < 0 ||
+			    (error = r->ops->put_blob(r, &ids[i], path)) < 0)
 				goto done;
 			st.blobs_sent++;
 			if (stat(path, &sb) == 0)
@@ -178,8 +237,11 @@ int remote_push(struct remote *r, struct blob_store *bs, const struct blob_id *i
 			progress(i + 1, n, st.bytes_sent, payload);
 	}
 	/* Refs last: the remote must never name a blob it does not hold. */
-	error = r->ops->push_refs(r, h);
+	if ((error = push_verify(r, txn, ids, n)) < 0)
+		goto done;
+	error = r->ops->push_refs(r, h, txn);
 done:
+	r->ops->push_end(r, txn);
 	if (stats)
 		*stats = st;
 	return error;

@@ -18,8 +18,11 @@
  * `git --git-dir=DIR/git fetch NAME` works for a directory remote); the git
  * URL of a directory remote is "<its URL>/git".
  *
- * Order of a push: blobs first, then refs, so a remote never has a version
- * whose blobs it lacks.  Pull moves refs only; blobs arrive later, either
+ * Order of a push, all under the remote's writers' lock (so two pushes to
+ * one remote take turns): check that the refs would fast-forward (a
+ * refused push sends nothing), copy the blobs the remote lacks, check that
+ * every blob the versions name is (still) on the remote, then the refs.  So
+ * a remote never has a version whose blobs it lacks.  Pull moves refs only; blobs arrive later, either
  * on demand through the fetch hook (a clone can be mounted at once) or all
  * at once with remote_fetch_blobs().
  *
@@ -44,7 +47,7 @@
 
 struct remote;
 
-#define REMOTE_OPS_VERSION 1
+#define REMOTE_OPS_VERSION 2
 #define REMOTE_DEFAULT_NAME "origin"
 
 /*
@@ -55,13 +58,20 @@ struct remote_ops {
 	int version;        /* REMOTE_OPS_VERSION */
 	const char *kind;   /* "dir", "s3", ... (for messages) */
 
+	/*
+	 * 0 if the remote can be reached and holds a dataset's history, else a
+	 * negative errno (-ENOENT: nothing there) with a message.
+	 */
+	int (*probe)(struct remote *r);
+
 	/* 1 if the remote holds blob `id`, 0 if not, or a negative errno. */
 	int (*has_blob)(struct remote *r, const struct blob_id *id);
 
 	/*
 	 * Copy blob `id` into a new file `dst_path` (created exclusively; on
 	 * failure it is removed).  The bytes are re-hashed on the way: -EIO if
-	 * they do not hash to `id`, -ENOENT if the remote lacks the blob.
+	 * they do not hash to `id` or the remote cannot be reached, -ENOENT if
+	 * the remote (reachable) lacks the blob.
 	 */
 	int (*get_blob)(struct remote *r, const struct blob_id *id, const char *dst_path);
 
@@ -72,8 +82,25 @@ struct remote_ops {
 	 */
 	int (*put_blob)(struct remote *r, const struct blob_id *id, const char *src_path);
 
+	/*
+	 * Start a push: take the remote's writers' lock (waiting while another
+	 * push or a commit there holds it; held until push_end) and check that
+	 * main and the vN tags of `h` would fast-forward (-EAGAIN with the
+	 * reason if not), before any blob is sent.  *txn goes to the calls below.
+	 */
+	int (*push_begin)(struct remote *r, struct history *h, void **txn);
+
+	/*
+	 * 0 if the remote is still the one push_begin locked; -ENOENT if it
+	 * disappeared (or was replaced) since.
+	 */
+	int (*push_alive)(struct remote *r, void *txn);
+
 	/* Send main and the vN tags of `h` (fast-forward only, else -EAGAIN). */
-	int (*push_refs)(struct remote *r, struct history *h);
+	int (*push_refs)(struct remote *r, struct history *h, void *txn);
+
+	/* Release the lock and `txn` (also after a failure; txn may be NULL). */
+	void (*push_end)(struct remote *r, void *txn);
 
 	/* Bring the remote's main and vN tags into `h` (see history_fetch_url). */
 	int (*fetch_refs)(struct remote *r, struct history *h, struct history_fetch_result *out);
@@ -122,16 +149,24 @@ void remote_free(struct remote *r);
 /* 1 if the remote holds blob `id`, 0 if not, or a negative errno. */
 int remote_has_blob(struct remote *r, const struct blob_id *id);
 
+/* 0 if the remote can be reached and holds a history, else a negative errno with a message. */
+int remote_probe(struct remote *r);
+
 /* The remote's name and URL (borrowed from `r`). */
 const char *remote_name(const struct remote *r);
 const char *remote_url(const struct remote *r);
 
 /*
- * Push: copy to the remote each of the `n` blobs `ids` that it lacks (the
- * caller lists the blobs its versions name, e.g. from the manifests), then
- * push main and every vN tag of `h`.  A blob missing locally is an error
- * (-ENOENT) unless the remote already has it.  Refs are not pushed if any
- * blob failed.  `progress` and `stats` may be NULL.
+ * Push: under the remote's lock, refuse (-EAGAIN, nothing sent) unless main
+ * and the vN tags of `h` fast-forward the remote's; copy to the remote each
+ * of the `n` blobs `ids` that it lacks (the caller lists the blobs its
+ * versions name, e.g. from the manifests); check that all `n` are on the
+ * remote (-EIO if one vanished meanwhile, -ENOENT if the remote itself
+ * did); then push main and every vN tag.  A blob missing locally is
+ * opened through `bs`'s fetch hook if it has one (a lazy clone pushing to a
+ * second remote fetches from its origin); without one, or if that fails,
+ * it is an error (-ENOENT) unless the remote already has it.  Refs are not
+ * pushed if any of this failed.  `progress` and `stats` may be NULL.
  */
 int remote_push(struct remote *r, struct blob_store *bs, const struct blob_id *ids, size_t n,
 		struct history *h, remote_progress_fn progress, void *payload,
@@ -157,7 +192,8 @@ int remote_fetch_blobs(struct remote *r, struct blob_store *bs, const struct blo
  *   blob_store_set_fetch(bs, remote_blob_fetch, r);
  * makes a missing blob come from the remote on first open.  Writes the
  * blob to a new file under `tmp_dir` (name in `path_out`, PATH_MAX bytes),
- * re-hashed: -EIO on a mismatch, -ENOENT if the remote lacks it too.
+ * re-hashed: -EIO on a mismatch or when the remote cannot be reached,
+ * -ENOENT if the remote lacks it too.
  */
 int remote_blob_fetch(char *path_out, const char *tmp_dir, const struct blob_id *id,
 		      void *payload);

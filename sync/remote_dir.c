@@ -13,7 +13,7 @@
  * bytes do not match the name: the remote is not trusted.
  *
  * Nothing here is mutable after open, so every operation may run in
- * several threads at once.
+ * several threads at once; a push's state (the remote's lock) is its txn.
  */
 #include "sync/remote.h"
 
@@ -52,6 +52,19 @@ static int blob_rel(char *out, size_t outsz, const char *base, const struct blob
 	blob_id_hex(hex, id);
 	if (snprintf(out, outsz, "%s/%.2s/%.2s/%s", base, hex, hex + 2, hex) >= (int)outsz)
 		return err_set(-ENAMETOOLONG, "remote path too long under %s", base);
+	return 0;
+}
+
+static int dir_probe(struct remote *r)
+{
+	struct dir_remote *d = dir_of(r);
+	char head[PATH_MAX];
+	struct stat st;
+
+	snprintf(head, sizeof(head), "%s/HEAD", d->git);
+	if (stat(head, &st) < 0)
+		return err_set(-errno, "remote %s is unreachable (%s: %s)", r->url, head,
+			       strerror(errno));
 	return 0;
 }
 
@@ -126,8 +139,12 @@ static int dir_get_blob(struct remote *r, const struct blob_id *id, const char *
 	if ((error = blob_rel(src, sizeof(src), dir_of(r)->objects, id)) < 0)
 		return error;
 	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0) {
-		if (errno == ENOENT)
+		if (errno == ENOENT) {
+			/* Not "lacks the blob" when the whole remote is gone (unmounted, removed). */
+			if ((error = dir_probe(r)) < 0)
+				return err_set(-EIO, "cannot fetch blob %s: %s", hex, err_last());
 			return err_set(-ENOENT, "remote %s has no blob %s", r->url, hex);
+		}
 		return err_set(-EIO, "remote %s: cannot open %s: %s", r->url, src, strerror(errno));
 	}
 	if ((out = open(dst_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0) {
@@ -223,17 +240,49 @@ fail:
 	return error;
 }
 
-static int dir_push_refs(struct remote *r, struct history *h)
+/*
+ * A push holds ROOT/git/dsfs.lock (store/history's writers' lock, the one
+ * a dataset's own commits take) from the fast-forward check through the
+ * blobs to the refs: pushes to one remote take turns, and only the lock's
+ * holder removes ref lock files (those of a pusher that died).
+ */
+static int dir_push_begin(struct remote *r, struct history *h, void **txn)
 {
 	struct dir_remote *d = dir_of(r);
-	struct history *rh = NULL;
+	struct history_lock *l = NULL;
 	int error;
 
-	/* A new remote: history_open() creates the bare repository (HEAD -> main). */
-	if ((error = fs_mkdir_p(d->objects, 0755)) < 0 || (error = history_open(&rh, d->git)) < 0)
+	*txn = NULL;
+	if ((error = history_lock_dir(&l, d->git)) < 0)
+		return err_set(error, "remote %s: %s", r->url, err_last());
+	if ((error = history_push_check(h, l)) < 0) {
+		history_unlock_dir(l);
 		return error;
-	history_free(rh);
-	return history_push_url(h, d->git);
+	}
+	*txn = l;
+	return 0;
+}
+
+static int dir_push_alive(struct remote *r, void *txn)
+{
+	(void)r;
+	return history_lock_check(txn);
+}
+
+static int dir_push_refs(struct remote *r, struct history *h, void *txn)
+{
+	struct dir_remote *d = dir_of(r);
+	int error;
+
+	if ((error = fs_mkdir_p(d->objects, 0755)) < 0)
+		return error;
+	return history_push_locked(h, txn);
+}
+
+static void dir_push_end(struct remote *r, void *txn)
+{
+	(void)r;
+	history_unlock_dir(txn);
 }
 
 static int dir_fetch_refs(struct remote *r, struct history *h, struct history_fetch_result *out)
@@ -264,10 +313,14 @@ static void dir_free(struct remote *r)
 static const struct remote_ops dir_ops = {
 	.version = REMOTE_OPS_VERSION,
 	.kind = "dir",
+	.probe = dir_probe,
 	.has_blob = dir_has_blob,
 	.get_blob = dir_get_blob,
 	.put_blob = dir_put_blob,
+	.push_begin = dir_push_begin,
+	.push_alive = dir_push_alive,
 	.push_refs = dir_push_refs,
+	.push_end = dir_push_end,
 	.fetch_refs = dir_fetch_refs,
 	.free = dir_free,
 };

@@ -47,7 +47,7 @@ int cmd_push(struct cli *cli, int argc, char **argv)
 {
 	struct remote_push_stats st = { 0, 0, 0 };
 	struct blob_id *ids = NULL;
-	struct remote *r = NULL;
+	struct remote *r = NULL, *origin = NULL;
 	struct repo *repo = NULL;
 	struct history *h;
 	size_t n = 0;
@@ -56,22 +56,28 @@ int cmd_push(struct cli *cli, int argc, char **argv)
 	if (cli_wants_help(argc, argv)) {
 		printf("usage: dsfs push [NAME]\n\n"
 		       "Copy to remote NAME (default origin) every blob a version names that it lacks\n"
-		       "(each verified by hash on arrival), then main and the vN tags.  Fast-forward\n"
-		       "only: refused if the remote has versions this dataset lacks (pull first).\n");
+		       "(each verified by hash on arrival; a clone fetches the ones it lacks from\n"
+		       "origin), check they are all there, then send main and the vN tags.\n"
+		       "Fast-forward only, checked before any blob is sent: refused if the remote\n"
+		       "has versions this dataset lacks (pull first), or has an unrelated history.\n"
+		       "One push at a time per remote: a second one waits for the first.\n");
 		return 0;
 	}
 	if (argc > 2)
 		return cli_usage("push");
 	err_clear();
+	/* origin as the fetch hook: a lazy clone's missing blobs come from it on the way. */
 	if ((error = repo_open(&repo, cli->repo)) == 0 && (error = repo_history(&h, repo)) == 0 &&
 	    (error = version_blob_ids(&ids, &n, repo)) == 0 &&
-	    (error = remote_open(&r, h, argc == 2 ? argv[1] : NULL)) == 0)
+	    (error = remote_open(&r, h, argc == 2 ? argv[1] : NULL)) == 0 &&
+	    (error = version_origin_attach(&origin, repo)) == 0)
 		error = remote_push(r, repo->blobs, ids, n, h, NULL, NULL, &st);
 	if (error)
 		cli_error("push: %s", err_msg(error));
 	else if (!cli->quiet)
 		printf("pushed to %s: %zu blobs sent (%llu bytes), %zu already there\n", remote_name(r),
 		       st.blobs_sent, (unsigned long long)st.bytes_sent, st.blobs_present);
+	version_origin_release(origin, repo);
 	remote_free(r);
 	free(ids);
 	repo_free(repo);

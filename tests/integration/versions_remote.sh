@@ -11,7 +11,10 @@
 # pull moves a clean working state to the new HEAD (also under a running
 # mount) and keeps a changed one with a warning, `dsfs checkout` refuses to
 # drop changes without --force, and commit refuses an empty working state
-# over a HEAD with images.
+# over a HEAD with images.  The clone pushes to a second remote (fetching
+# from origin); a push of an unrelated history is refused before any blob
+# moves; two pushes at once both succeed; with origin gone an unread image
+# gives EIO and fsck says origin is unreachable.
 . "$(dirname "$0")/lib.sh"
 setup
 
@@ -138,4 +141,56 @@ grep -q "the working state is empty but v4 has 30 images: run 'dsfs checkout v4'
 "$DSFS" --repo "$C" -q checkout v4 || fail "checkout into an empty catalog"
 "$DSFS" --repo "$C" images | cmp -s - "$T/images.clone" || fail "checkout v4 images"
 "$DSFS" --repo "$C" fsck > "$T/fsck" || fail "clone fsck: $(cat "$T/fsck")"
+# The blobs read through the mount are referenced by versions: not "unreferenced".
+grep -q " 0 unreferenced blobs" "$T/fsck" || fail "clone fsck counts fetched blobs as unreferenced: $(tail -1 "$T/fsck")"
+
+# The lazy clone pushes to a second remote: the blobs it lacks come from origin.
+"$DSFS" --repo "$C" remote add second "$T/second" || fail "remote add second"
+"$DSFS" --repo "$C" push second > "$T/push_second" 2>&1 || fail "clone push to second: $(cat "$T/push_second")"
+grep -q "30 blobs sent" "$T/push_second" || fail "clone push to second: $(cat "$T/push_second")"
+[ "$(find "$T/second/objects" -type f | wc -l)" -eq 30 ] || fail "second remote objects"
+
+# Refused before any blob moves, in one message: an unrelated dataset, and one behind.
+U=$T/unrelated
+"$DSFS" init "$U" >/dev/null
+"$DSFS" gen-shapes "$T/gen2" --count 5 --size 64x48 --seed 9 -q >/dev/null
+"$DSFS" --repo "$U" -q ingest "$T/gen2/images" || fail "ingest unrelated"
+"$DSFS" --repo "$U" -q commit -m other || fail "commit unrelated"
+"$DSFS" --repo "$U" remote add origin "$R" || fail "remote add unrelated"
+before=$(find "$R/objects" -type f | wc -l)
+if "$DSFS" --repo "$U" push > "$T/push5" 2>&1; then fail "unrelated push accepted"; fi
+grep -q "unrelated history: the remote's main does not contain this dataset's versions nor the reverse" "$T/push5" ||
+	fail "unrelated push: $(cat "$T/push5")"
+! grep -q "pull first" "$T/push5" || fail "unrelated push says pull first: $(cat "$T/push5")"
+[ "$(grep -o "push" "$T/push5" | wc -l)" -eq 1 ] || fail "unrelated push message: $(cat "$T/push5")"
+[ "$(find "$R/objects" -type f | wc -l)" -eq "$before" ] || fail "refused push sent blobs"
+
+# Two pushes at once to a fresh remote: both succeed, one after the other.
+"$DSFS" --repo "$DS" remote add twice "$T/twice" || fail "remote add twice"
+"$DSFS" --repo "$DS" push twice > "$T/push6" 2>&1 &
+p6=$!
+"$DSFS" --repo "$DS" push twice > "$T/push7" 2>&1 || fail "concurrent push: $(cat "$T/push7")"
+wait $p6 || fail "concurrent push: $(cat "$T/push6")"
+[ "$(find "$T/twice/objects" -type f | wc -l)" -eq 30 ] || fail "concurrent pushes: remote objects"
+[ "$(git --git-dir="$T/twice/git" tag 2>/dev/null | wc -l)" -eq "$(git --git-dir="$DS/git" tag | wc -l)" ] ||
+	! command -v git >/dev/null ||
+	fail "concurrent pushes: tags"
+
+# Origin gone: an image not fetched yet reads as EIO (ls still shows it), the
+# reason is logged once, and fsck says once that origin is unreachable.
+C2=$T/clone2
+"$DSFS" clone "$R" "$C2" || fail "clone 2"
+rm -rf "$R"
+mount_fg "$C2" "$M" "$T/daemon2.log"
+unread=$(ls "$M/@v1/exports/default/images/val" | tail -1)
+uid=${unread%.*}
+ls -l "$M/@v1/exports/default/images/val/$unread" >/dev/null || fail "ls without origin"
+if cat "$M/@v1/exports/default/images/val/$unread" >/dev/null 2>"$T/err2"; then fail "read without origin"; fi
+grep -q "Input/output error" "$T/err2" || fail "origin gone: $(cat "$T/err2")"
+umount_dsfs "$M"
+logged=$(cat "$C2/dsfs.log" "$T/daemon2.log" 2>/dev/null | grep -c "$uid" || true)
+[ "$logged" -eq 1 ] || fail "reason logged $logged times: $(cat "$C2/dsfs.log" "$T/daemon2.log" 2>/dev/null | grep "$uid")"
+if "$DSFS" --repo "$C2" fsck > "$T/fsck2"; then fail "fsck passed with origin gone"; fi
+grep -q "^origin unreachable: .*: 30 blobs not checked" "$T/fsck2" || fail "fsck without origin: $(head -5 "$T/fsck2")"
+[ "$(wc -l < "$T/fsck2")" -eq 2 ] || fail "fsck without origin printed $(wc -l < "$T/fsck2") lines: $(head -5 "$T/fsck2")"
 pass

@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "store/blob.h"
@@ -456,6 +458,326 @@ static void test_remote_config_errors(void **state)
 	remote_free(r);
 }
 
+static size_t remote_blob_count(const struct fixture *f)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/objects", f->remote);
+	return access(path, F_OK) == 0 ? (size_t)testfs_files(path) : 0;
+}
+
+/*
+ * A refused push sends no blob, and says why in one message: the remote
+ * ahead (pull first), diverged, or an unrelated history (no "pull first").
+ */
+static void test_push_refused_before_blobs(void **state)
+{
+	struct fixture *f = *state;
+	struct history_version v1, v2, b2, c1;
+	struct remote_push_stats st;
+	struct remote *ra = NULL, *rb = NULL, *rc = NULL;
+	char b_dir[200];
+	struct side b, c;
+
+	commit_manifest(f->a.h, f->ids, 1, "v1", &v1);
+	assert_int_equal(remote_open_url(&ra, "origin", f->remote), 0);
+	assert_int_equal(remote_push(ra, f->a.bs, f->ids, 1, f->a.h, NULL, NULL, NULL), 0);
+	snprintf(b_dir, sizeof(b_dir), "%s/b", f->base);
+	assert_int_equal(remote_clone(f->remote, b_dir), 0);
+	side_open(&b, f->base, "b");
+	assert_int_equal(remote_open(&rb, b.h, NULL), 0);
+	commit_manifest(f->a.h, f->ids, 2, "v2", &v2);
+	assert_int_equal(remote_push(ra, f->a.bs, f->ids, 2, f->a.h, NULL, NULL, NULL), 0);
+	assert_int_equal(remote_blob_count(f), 2);
+
+	/* B is behind: refused ("pull first") before its blob is sent. */
+	assert_int_equal(blob_put_buf(&f->ids[4], b.bs, f->data[4], strlen(f->data[4])), 0);
+	st.blobs_sent = 99;
+	err_clear();
+	assert_int_equal(remote_push(rb, b.bs, f->ids + 4, 1, b.h, NULL, NULL, &st), -EAGAIN);
+	assert_int_equal(st.blobs_sent, 0);
+	assert_non_null(strstr(err_last(), "has versions this dataset lacks (pull first)"));
+	assert_null(strstr(err_last(), "push"));
+	assert_int_equal(remote_blob_count(f), 2);
+
+	/* B makes its own v2: diverged.  Refused before any blob moves. */
+	assert_int_equal(blob_put_buf(&f->ids[5], b.bs, f->data[5], strlen(f->data[5])), 0);
+	{
+		struct blob_id bids[2] = { f->ids[0], f->ids[5] };
+
+		commit_manifest(b.h, bids, 2, "b2", &b2);
+		err_clear();
+		assert_int_equal(remote_push(rb, b.bs, bids, 2, b.h, NULL, NULL, &st), -EAGAIN);
+	}
+	assert_int_equal(st.blobs_sent, 0);
+	assert_non_null(strstr(err_last(), "diverged"));
+	assert_null(strstr(err_last(), "push"));
+	assert_int_equal(remote_blob_count(f), 2);
+
+	/* A dataset with its own history: unrelated, and pulling would not help. */
+	side_open(&c, f->base, "c");
+	assert_int_equal(blob_put_buf(&f->ids[5], c.bs, f->data[5], strlen(f->data[5])), 0);
+	commit_manifest(c.h, f->ids + 5, 1, "c1", &c1);
+	assert_int_equal(remote_open_url(&rc, NULL, f->remote), 0);
+	err_clear();
+	assert_int_equal(remote_push(rc, c.bs, f->ids + 5, 1, c.h, NULL, NULL, &st), -EAGAIN);
+	assert_int_equal(st.blobs_sent, 0);
+	assert_non_null(strstr(err_last(), "unrelated history: the remote's main does not contain "
+					   "this dataset's versions nor the reverse"));
+	assert_null(strstr(err_last(), "pull first"));
+	assert_null(strstr(err_last(), "push"));
+	assert_int_equal(remote_blob_count(f), 2);
+
+	side_close(&b);
+	side_close(&c);
+	remote_free(ra);
+	remote_free(rb);
+	remote_free(rc);
+	history_version_release(&v1);
+	history_version_release(&v2);
+	history_version_release(&b2);
+	history_version_release(&c1);
+}
+
+struct vanish {
+	const struct fixture *f;
+	size_t at;       /* progress count at which to strike */
+	int whole;       /* remove the whole remote, not one blob */
+};
+
+static void vanish_progress(size_t done, size_t total, uint64_t bytes, void *payload)
+{
+	struct vanish *v = payload;
+	char path[256];
+
+	(void)total;
+	(void)bytes;
+	if (done != v->at)
+		return;
+	if (v->whole) {
+		fs_rm_rf(v->f->remote);
+		return;
+	}
+	remote_blob_path(path, sizeof(path), v->f->remote, &v->f->ids[0]);
+	assert_int_equal(unlink(path), 0);
+}
+
+/* A blob (or the whole remote) removed during the push: an error, and no refs move. */
+static void test_push_verifies_before_refs(void **state)
+{
+	struct fixture *f = *state;
+	struct history_version v1, v2;
+	struct remote_push_stats st;
+	struct remote *r = NULL;
+	struct vanish vn = { f, 3, 0 };
+	char path[256];
+
+	commit_manifest(f->a.h, f->ids, 3, "v1", &v1);
+	assert_int_equal(remote_open_url(&r, NULL, f->remote), 0);
+	err_clear();
+	assert_int_equal(remote_push(r, f->a.bs, f->ids, 3, f->a.h, vanish_progress, &vn, &st), -EIO);
+	assert_int_equal(st.blobs_sent, 3);
+	assert_non_null(strstr(err_last(), "is no longer on"));
+	snprintf(path, sizeof(path), "%s/git/HEAD", f->remote);
+	assert_int_equal(access(path, F_OK), -1);
+
+	/* Pushed again: the blob goes back, and the refs with it. */
+	assert_int_equal(remote_push(r, f->a.bs, f->ids, 3, f->a.h, NULL, NULL, &st), 0);
+	assert_int_equal(st.blobs_sent, 1);
+	assert_int_equal(st.blobs_present, 2);
+
+	/* The blob of an existing version removed while v2 is pushed: v2 is not. */
+	commit_manifest(f->a.h, f->ids, 4, "v2", &v2);
+	vn.at = 1;
+	err_clear();
+	assert_int_equal(remote_push(r, f->a.bs, f->ids, 4, f->a.h, vanish_progress, &vn, &st), -EIO);
+	{
+		struct history *rh;
+
+		snprintf(path, sizeof(path), "%s/git", f->remote);
+		assert_int_equal(history_open(&rh, path), 0);
+		expect_versions(rh, 1, v1.commit);
+		history_free(rh);
+	}
+
+	/* The whole remote removed mid-push: a clear error, and nothing recreated. */
+	vn.at = 2;
+	vn.whole = 1;
+	err_clear();
+	assert_int_equal(remote_push(r, f->a.bs, f->ids, 4, f->a.h, vanish_progress, &vn, &st), -ENOENT);
+	assert_non_null(strstr(err_last(), "disappeared during the push"));
+	snprintf(path, sizeof(path), "%s/git/HEAD", f->remote);
+	assert_int_equal(access(path, F_OK), -1);
+
+	remote_free(r);
+	history_version_release(&v1);
+	history_version_release(&v2);
+}
+
+/*
+ * Pushes to one remote take turns on its git/dsfs.lock: a push waits for a
+ * holder (here a child process playing a pusher mid-update, with a live
+ * refs/tags/v1.lock) instead of failing or removing the holder's lock file;
+ * a lock file left by a dead pusher is removed.  Then several processes
+ * pushing the same versions to a fresh remote at once all succeed.
+ */
+static void test_push_lock(void **state)
+{
+	struct fixture *f = *state;
+	struct history_version v1;
+	struct remote *r = NULL;
+	char git[256], live[300], tags[300], go;
+	int ready[2], status;
+	pid_t pid, kids[4];
+
+	commit_manifest(f->a.h, f->ids, 3, "v1", &v1);
+	snprintf(git, sizeof(git), "%s/git", f->remote);
+	snprintf(live, sizeof(live), "%s/refs/tags/v1.lock", git);
+
+	/* A dead pusher's leftovers: removed by the next push (which holds the lock). */
+	assert_int_equal(fs_mkdir_p(git, 0755), 0);
+	snprintf(tags, sizeof(tags), "%s/refs/tags", git);
+	assert_int_equal(fs_mkdir_p(tags, 0755), 0);
+	assert_int_equal(fs_write_file_atomic(live, "x", 1, 0644), 0);
+	assert_int_equal(remote_open_url(&r, NULL, f->remote), 0);
+	assert_int_equal(remote_push(r, f->a.bs, f->ids, 3, f->a.h, NULL, NULL, NULL), 0);
+	assert_int_equal(access(live, F_OK), -1);
+	{
+		struct history *rh;
+
+		assert_int_equal(history_open(&rh, git), 0);
+		expect_versions(rh, 1, v1.commit);
+		history_free(rh);
+	}
+	fs_rm_rf(f->remote);
+
+	/* A live holder: the push waits, and leaves the holder's lock file alone. */
+	assert_int_equal(pipe(ready), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char lockp[300];
+		int ok, lfd;
+
+		close(ready[0]);
+		snprintf(tags, sizeof(tags), "%s/refs/tags", git);
+		/* The convention, spelled out: flock on git/dsfs.lock (as store/history's commits). */
+		snprintf(lockp, sizeof(lockp), "%s/dsfs.lock", git);
+		if (fs_mkdir_p(tags, 0755) < 0 ||
+		    (lfd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0 ||
+		    flock(lfd, LOCK_EX) < 0 || fs_write_file_atomic(live, "x", 1, 0644) < 0)
+			_exit(2);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(2);
+		usleep(300 * 1000); /* the parent's push starts meanwhile, or not: either way */
+		ok = access(live, F_OK) == 0 && unlink(live) == 0;
+		close(lfd);
+		_exit(ok ? 0 : 1);
+	}
+	close(ready[1]);
+	assert_int_equal(read(ready[0], &go, 1), 1);
+	close(ready[0]);
+	assert_int_equal(remote_push(r, f->a.bs, f->ids, 3, f->a.h, NULL, NULL, NULL), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0); /* its lock file was still there */
+	fs_rm_rf(f->remote);
+
+	/* Four first pushes at once to a fresh remote. */
+	for (int k = 0; k < 4; k++) {
+		kids[k] = fork();
+		assert_true(kids[k] >= 0);
+		if (kids[k] == 0) {
+			struct blob_store *bs = NULL;
+			struct history *h = NULL;
+			struct remote *cr = NULL;
+			int rc = blob_store_open(&bs, f->a.dir) < 0 || history_open(&h, f->a.git) < 0 ||
+				 remote_open_url(&cr, NULL, f->remote) < 0 ||
+				 remote_push(cr, bs, f->ids, 3, h, NULL, NULL, NULL) < 0;
+
+			if (rc)
+				fprintf(stderr, "child push: %s\n", err_last());
+			_exit(rc);
+		}
+	}
+	for (int k = 0; k < 4; k++) {
+		assert_int_equal(waitpid(kids[k], &status, 0), kids[k]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	{
+		struct history *rh;
+
+		assert_int_equal(history_open(&rh, git), 0);
+		expect_versions(rh, 1, v1.commit);
+		history_free(rh);
+	}
+	assert_int_equal(remote_blob_count(f), 3);
+
+	remote_free(r);
+	history_version_release(&v1);
+}
+
+/* A lazy clone pushes to a second remote: blobs it lacks come from origin on the way. */
+static void test_clone_pushes_elsewhere(void **state)
+{
+	struct fixture *f = *state;
+	struct history_version v1;
+	struct remote_push_stats st;
+	struct remote *r = NULL, *origin = NULL, *second = NULL;
+	char clone_dir[256], second_dir[256];
+	struct side c;
+
+	commit_manifest(f->a.h, f->ids, 3, "v1", &v1);
+	assert_int_equal(remote_open_url(&r, "origin", f->remote), 0);
+	assert_int_equal(remote_push(r, f->a.bs, f->ids, 3, f->a.h, NULL, NULL, NULL), 0);
+	snprintf(clone_dir, sizeof(clone_dir), "%s/c", f->base);
+	assert_int_equal(remote_clone(f->remote, clone_dir), 0);
+	side_open(&c, f->base, "c");
+	snprintf(second_dir, sizeof(second_dir), "%s/second", f->base);
+	assert_int_equal(remote_add(c.h, "second", second_dir), 0);
+	assert_int_equal(remote_open(&second, c.h, "second"), 0);
+
+	/* Without a fetch hook: refused, saying the blob is in neither place. */
+	err_clear();
+	assert_int_equal(remote_push(second, c.bs, f->ids, 3, c.h, NULL, NULL, &st), -ENOENT);
+	assert_non_null(strstr(err_last(), "is neither here nor on"));
+	{
+		char head[300];
+
+		snprintf(head, sizeof(head), "%s/git/HEAD", second_dir);
+		assert_int_equal(access(head, F_OK), -1);
+	}
+
+	/* With origin as the fetch hook (as `dsfs push` sets it): fetched and sent. */
+	assert_int_equal(remote_open(&origin, c.h, NULL), 0);
+	blob_store_set_fetch(c.bs, remote_blob_fetch, origin);
+	assert_int_equal(remote_push(second, c.bs, f->ids, 3, c.h, NULL, NULL, &st), 0);
+	assert_int_equal(st.blobs_sent, 3);
+	for (int i = 0; i < 3; i++) {
+		char path[400];
+
+		remote_blob_path(path, sizeof(path), second_dir, &f->ids[i]);
+		assert_int_equal(access(path, F_OK), 0);
+	}
+	{
+		struct history *rh;
+		char git[300];
+
+		snprintf(git, sizeof(git), "%s/git", second_dir);
+		assert_int_equal(history_open(&rh, git), 0);
+		expect_versions(rh, 1, v1.commit);
+		history_free(rh);
+	}
+	blob_store_set_fetch(c.bs, NULL, NULL);
+
+	side_close(&c);
+	remote_free(second);
+	remote_free(origin);
+	remote_free(r);
+	history_version_release(&v1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -465,6 +787,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_clone_and_lazy_fetch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pull_fast_forward_and_diverged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remote_config_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_push_refused_before_blobs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_push_verifies_before_refs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_push_lock, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clone_pushes_elsewhere, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("remote", tests, NULL, NULL);

@@ -25,6 +25,7 @@
 #include "util/utf8.h"
 #include "util/fsutil.h"
 #include "util/kv.h"
+#include "util/log.h"
 #include "testfs.h"
 
 /* ---- buf ---- */
@@ -407,6 +408,45 @@ static void test_fs_mkdir_p_rm_rf(void **state)
 	assert_int_equal(access(f, F_OK), -1);
 }
 
+/*
+ * The same line logged several times in a row (one failure met by several
+ * requests) is written once, then counted; the count comes out before the
+ * next different line.  (The three calls are microseconds apart, well
+ * inside the 2 s window; the invariant checked is that nothing is lost.)
+ */
+static void test_log_repeats(void **state)
+{
+	FILE *f = tmpfile();
+	char line[512];
+	unsigned same = 0, repeated = 0, other = 0, n;
+
+	(void)state;
+	assert_non_null(f);
+	log_set_sink(f);
+	for (int i = 0; i < 3; i++)
+		log_write(LOG_WARNING, "read %s: remote gone", "x.jpg");
+	log_write(LOG_WARNING, "something else");
+	log_set_sink(NULL);
+	rewind(f);
+	while (fgets(line, sizeof(line), f)) {
+		const char *p;
+
+		if (strstr(line, "dsfs warning: read x.jpg: remote gone\n"))
+			same++;
+		else if ((p = strstr(line, "dsfs warning: last message repeated ")) &&
+			 sscanf(p + strlen("dsfs warning: last message repeated "), "%u", &n) == 1)
+			repeated += n;
+		else if (strstr(line, "dsfs warning: something else\n"))
+			other++;
+		else
+			fail_msg("unexpected log line: %s", line);
+	}
+	fclose(f);
+	assert_int_equal(same + repeated, 3);
+	assert_true(same < 3);
+	assert_int_equal(other, 1);
+}
+
 static void test_fs_misc(void **state)
 {
 	char ts[32];
@@ -463,6 +503,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fs_atomic_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fs_mkdir_p_rm_rf, setup, teardown),
 		cmocka_unit_test(test_fs_misc),
+		cmocka_unit_test(test_log_repeats),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
