@@ -33,7 +33,7 @@ test-asan: deps $(ASAN_BUILD)/build.ninja
 	meson test -C $(ASAN_BUILD) $(MESON_TEST_ARGS)
 
 # The unit tests of the non-GPU modules under valgrind's leak checker.
-VALGRIND_TESTS ?= util config blob catalog history remote coco shapes export version jobs dropzone mountlink ingest verbs labelimport
+VALGRIND_TESTS ?= util config blob catalog history remote coco shapes export version jobs dropzone mountlink ingest verbs labelimport checkout
 test-valgrind: build
 	meson test -C $(BUILD) --print-errorlogs --timeout-multiplier 10 \
 	  --wrapper 'valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=1 -q' \

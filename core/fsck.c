@@ -114,6 +114,34 @@ static int collect(const struct catalog_image *img, void *payload)
  * export builds), and every blob its images.tsv names is here with the
  * recorded size, or (in a clone) on origin.
  */
+/*
+ * Versions are numbered v1..vN without gaps, and main is the newest of
+ * them.  A deleted tag breaks that silently otherwise: the log skips the
+ * version, and a deleted newest tag would let the next commit take its
+ * number, leaving the old commit on main without a name.
+ */
+static void check_tags(struct ctx *c, struct history *h, const struct history_version *hv, size_t nh)
+{
+	struct history_version head = HISTORY_VERSION_INIT;
+	unsigned expect = 1;
+
+	for (size_t i = 0; i < nh; i++, expect++) {
+		for (; expect < hv[i].number; expect++) {
+			fprintf(c->out, "version v%u: its tag is missing (deleted?): versions are numbered "
+				"without gaps up to %s\n", expect, hv[nh - 1].tag);
+			c->rep->problems++;
+		}
+	}
+	if (history_resolve(&head, h, "HEAD") < 0)
+		return;   /* no commit yet */
+	if (head.number == 0) {
+		fprintf(c->out, "main: commit %.12s is not a version (no vN tag): the tag of the newest "
+			"version was deleted, or the commit was made outside dsfs\n", head.commit);
+		c->rep->problems++;
+	}
+	history_version_release(&head);
+}
+
 static int check_versions(struct ctx *c)
 {
 	struct history_version *hv = NULL;
@@ -180,6 +208,7 @@ static int check_versions(struct ctx *c)
 			fprintf(c->out, "version %s: ... %zu more missing blobs\n", hv[i].tag, missing - 10);
 		version_free(v);
 	}
+	check_tags(c, h, hv, nh);
 	history_versions_free(hv, nh);
 	return 0;
 }

@@ -129,4 +129,19 @@ ls "$M/@v2/exports/default/labels/train" >/dev/null || fail "daemon stopped serv
 umount_dsfs "$M"
 if "$DSFS" --repo "$DS" fsck > "$T/fsck" 2>&1; then fail "fsck passed a corrupt version"; fi
 grep -q "version v3: .*images.tsv, line 2" "$T/fsck" || fail "fsck output: $(cat "$T/fsck")"
+
+# A deleted tag is a problem fsck names: a gap in v1..vN, or main left without a version.
+note "fsck and deleted tags"
+"$DSFS" init "$T/dt" >/dev/null
+for k in 1 2 3; do
+	"$DSFS" --repo "$T/dt" -q ingest "$T"/gen1/images/shape_00000$k.jpg
+	"$DSFS" --repo "$T/dt" -q commit -m "v$k" || fail "commit $k"
+done
+"$DSFS" fsck "$T/dt" >/dev/null || fail "fsck of three versions"
+git --git-dir "$T/dt/git" tag -d v2 >/dev/null
+if "$DSFS" fsck "$T/dt" > "$T/fsck" 2>&1; then fail "fsck passed a deleted v2 tag"; fi
+grep -q "version v2: its tag is missing" "$T/fsck" || fail "fsck on a gap: $(cat "$T/fsck")"
+git --git-dir "$T/dt/git" tag -d v3 >/dev/null
+if "$DSFS" fsck "$T/dt" > "$T/fsck" 2>&1; then fail "fsck passed a deleted newest tag"; fi
+grep -q "^main: commit .* is not a version" "$T/fsck" || fail "fsck on an untagged main: $(cat "$T/fsck")"
 pass
