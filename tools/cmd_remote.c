@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/checkout.h"
 #include "core/repo.h"
@@ -43,6 +44,22 @@ int cmd_remote(struct cli *cli, int argc, char **argv)
 	return error ? 1 : 0;
 }
 
+/*
+ * Progress of a long push on stderr: one line rewritten in place on a
+ * terminal, else a line per 5,000 blobs (a log stays readable).
+ */
+static void push_progress(size_t done, size_t total, uint64_t bytes, void *payload)
+{
+	int tty = *(int *)payload;
+
+	if (tty && (done % 256 == 0 || done == total))
+		fprintf(stderr, "\rpush: %zu/%zu blobs checked or sent (%.1f MB)%s", done, total,
+			(double)bytes / 1e6, done == total ? "\n" : "");
+	else if (!tty && done % 5000 == 0)
+		fprintf(stderr, "push: %zu/%zu blobs checked or sent (%.1f MB)\n", done, total,
+			(double)bytes / 1e6);
+}
+
 int cmd_push(struct cli *cli, int argc, char **argv)
 {
 	struct remote_push_stats st = { 0, 0, 0 };
@@ -51,7 +68,7 @@ int cmd_push(struct cli *cli, int argc, char **argv)
 	struct repo *repo = NULL;
 	struct history *h;
 	size_t n = 0;
-	int error;
+	int error, tty = isatty(STDERR_FILENO);
 
 	if (cli_wants_help(argc, argv)) {
 		printf("usage: dsfs push [NAME]\n\n"
@@ -71,7 +88,7 @@ int cmd_push(struct cli *cli, int argc, char **argv)
 	    (error = version_blob_ids(&ids, &n, repo)) == 0 &&
 	    (error = remote_open(&r, h, argc == 2 ? argv[1] : NULL)) == 0 &&
 	    (error = version_origin_attach(&origin, repo)) == 0)
-		error = remote_push(r, repo->blobs, ids, n, h, NULL, NULL, &st);
+		error = remote_push(r, repo->blobs, ids, n, h, cli->quiet ? NULL : push_progress, &tty, &st);
 	if (error)
 		cli_error("push: %s", err_msg(error));
 	else if (!cli->quiet)
