@@ -298,3 +298,18 @@ int checkout_is_safe(struct repo *repo)
 	manifest_set_release(&m);
 	return error;
 }
+
+int checkout_run(struct version_info *out, struct repo *repo, const char *spec, int force,
+		 struct buf *warnings)
+{
+	int safe;
+
+	if (!force) {
+		if ((safe = checkout_is_safe(repo)) < 0)
+			return safe;
+		if (!safe)
+			return err_set(-EPERM, "the working state has uncommitted changes (commit them to "
+					       "keep them as a version; force drops them)");
+	}
+	return checkout_version(out, repo, spec, warnings);
+}

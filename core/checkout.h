@@ -53,4 +53,12 @@ int checkout_is_clean(struct repo *repo, const char *spec);
  */
 int checkout_is_safe(struct repo *repo);
 
+/*
+ * What `dsfs checkout` and ctl/checkout do: checkout_version() unless the
+ * working state has uncommitted work (checkout_is_safe() says no) and
+ * `force` is 0, which is -EPERM with a message saying how to go on.
+ */
+int checkout_run(struct version_info *out, struct repo *repo, const char *spec, int force,
+		 struct buf *warnings);
+
 #endif

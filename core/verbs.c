@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/batch.h"
+#include "core/checkout.h"
 #include "core/labelimport.h"
 #include "core/pipeline.h"
 #include "core/repo.h"
@@ -215,6 +216,35 @@ static int run_commit(struct repo *repo, const struct kv *args, struct buf *out)
 			  v.commit, (long long)v.n_images, (long long)v.n_labeled, v.tag);
 }
 
+static int run_checkout(struct repo *repo, const struct kv *args, struct buf *out)
+{
+	static const char *const keys[] = { "version", "force", NULL };
+	const char *spec = kv_get(args, "version", NULL), *force = kv_get(args, "force", "no");
+	struct buf warnings = BUF_INIT;
+	struct version_info v;
+	int error;
+
+	if ((error = kv_check(args, "checkout", keys)) < 0)
+		return error;
+	if (!spec || !*spec)
+		return err_set(-EINVAL, "version= is required (vN, a tag, HEAD or a commit prefix)");
+	if (strcmp(force, "yes") && strcmp(force, "no"))
+		return err_set(-EINVAL, "force=%s: expected yes or no", force);
+	if ((error = checkout_run(&v, repo, spec, !strcmp(force, "yes"), &warnings)) == 0) {
+		error = buf_printf(out, "version: %s\ncommit: %s\nimages: %lld\nlabeled: %lld\n",
+				   *v.tag ? v.tag : spec, v.commit, (long long)v.n_images,
+				   (long long)v.n_labeled);
+		for (char *w = warnings.ptr; !error && *w;) {   /* one "warning:" line each */
+			size_t n = strcspn(w, "\n");
+
+			error = buf_printf(out, "warning: %.*s\n", (int)n, w);
+			w += n + (w[n] == '\n');
+		}
+	}
+	buf_release(&warnings);
+	return error;
+}
+
 const struct verb verbs[] = {
 	{ "batch", run_batch, "[label_set=default] [size=10] [order=newest|oldest|random] [seed=N]",
 	  "make a labeling batch of images not yet labeled" },
@@ -228,6 +258,8 @@ const struct verb verbs[] = {
 	  "import COCO 1.0 annotations (replaces the batch's or the matched images' labels)" },
 	{ "labelset", run_labelset, "[name=default] [classes=a,b,c]",
 	  "create a label set or append classes (ids never change)" },
+	{ "checkout", run_checkout, "version=V [force=yes]",
+	  "replace the working state by version V (refused over uncommitted changes unless force=yes)" },
 	{ "cvat", pipeline_cvat_verb,
 	  "[batch=ID|latest | label_set=NAME size=N ...] [project=NAME] [labels=a,b,c] [wait=yes|no]"
 	  " [commit=yes|no] [message=TEXT] [action=run|pull]",

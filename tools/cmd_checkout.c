@@ -28,7 +28,7 @@ int cmd_checkout(struct cli *cli, int argc, char **argv)
 	struct buf warnings = BUF_INIT;
 	struct version_info v;
 	struct repo *repo = NULL;
-	int c, force = 0, safe, error;
+	int c, force = 0, error;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "fh", longopts, NULL)) != -1) {
@@ -53,20 +53,8 @@ int cmd_checkout(struct cli *cli, int argc, char **argv)
 	if (optind + 1 != argc)
 		return cli_usage("checkout");
 	err_clear();
-	if ((error = repo_open(&repo, cli->repo)) < 0)
-		goto done;
-	if (!force) {
-		if ((safe = checkout_is_safe(repo)) < 0) {
-			error = safe;
-			goto done;
-		}
-		if (!safe) {
-			error = err_set(-EPERM, "the working state has uncommitted changes (dsfs commit -m "
-					"MESSAGE keeps them as a version; --force drops them)");
-			goto done;
-		}
-	}
-	if ((error = checkout_version(&v, repo, argv[optind], &warnings)) < 0)
+	if ((error = repo_open(&repo, cli->repo)) < 0 ||
+	    (error = checkout_run(&v, repo, argv[optind], force, &warnings)) < 0)
 		goto done;
 	cli_print_warnings(warnings.ptr);
 	if (!cli->quiet)

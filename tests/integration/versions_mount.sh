@@ -138,6 +138,20 @@ for k in 1 2 3; do
 	"$DSFS" --repo "$T/dt" -q commit -m "v$k" || fail "commit $k"
 done
 "$DSFS" fsck "$T/dt" >/dev/null || fail "fsck of three versions"
+
+# ctl/checkout: the mount's working tree becomes a version; uncommitted work is kept unless force=yes.
+note "ctl/checkout"
+mount_fg "$T/dt" "$T/mdt" "$T/dt.log"
+echo "version=v1" > "$T/mdt/ctl/checkout" || fail "ctl/checkout v1: $(cat "$T/mdt/ctl/checkout")"
+grep -q "^images: 1$" "$T/mdt/ctl/checkout" || fail "checkout outcome: $(cat "$T/mdt/ctl/checkout")"
+[ "$(find "$T/mdt/images" -type f | wc -l)" -eq 1 ] || fail "images/ after checkout v1"
+cp "$T/gen1/images/shape_000009.jpg" "$T/mdt/incoming/"
+if echo "version=v3" > "$T/mdt/ctl/checkout"; then fail "checkout over an uncommitted image accepted"; fi
+grep -q "uncommitted changes" "$T/mdt/ctl/checkout" || fail "refusal: $(cat "$T/mdt/ctl/checkout")"
+[ "$(find "$T/mdt/images" -type f | wc -l)" -eq 2 ] || fail "a refused checkout changed images/"
+echo "version=v3 force=yes" > "$T/mdt/ctl/checkout" || fail "checkout force=yes: $(cat "$T/mdt/ctl/checkout")"
+[ "$(find "$T/mdt/images" -type f | wc -l)" -eq 3 ] || fail "images/ after checkout v3"
+umount_dsfs "$T/mdt"
 git --git-dir "$T/dt/git" tag -d v2 >/dev/null
 if "$DSFS" fsck "$T/dt" > "$T/fsck" 2>&1; then fail "fsck passed a deleted v2 tag"; fi
 grep -q "version v2: its tag is missing" "$T/fsck" || fail "fsck on a gap: $(cat "$T/fsck")"
