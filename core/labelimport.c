@@ -11,6 +11,7 @@
 #include "core/coco.h"
 #include "core/repo.h"
 #include "store/catalog.h"
+#include "util/array.h"
 #include "util/err.h"
 #include "util/fsutil.h"
 #include "util/log.h"
@@ -65,11 +66,6 @@ static int match_global(struct catalog_image *out, struct repo *repo, const char
 static int cmp_item_name(const void *key, const void *elem)
 {
 	return strcmp(key, ((const struct catalog_batch_item *)elem)->name);
-}
-
-static int cmp_str_ptr(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 /* A COCO image's name as matched (the base name) and its position in the file. */
@@ -207,7 +203,7 @@ int import_coco(struct import_report *rep, struct repo *repo, const char *json, 
 		goto done;
 	}
 	/* Two file names for one dataset image (its name and <id>.<ext>): their boxes would merge. */
-	qsort(scope, n_matched, sizeof(*scope), cmp_str_ptr);
+	qsort(scope, n_matched, sizeof(*scope), array_cmp_str);
 	for (size_t k = 1; k < n_matched; k++) {
 		if (strcmp(scope[k - 1], scope[k]))
 			continue;

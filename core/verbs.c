@@ -13,6 +13,7 @@
 #include "core/repo.h"
 #include "core/version.h"
 #include "store/catalog.h"
+#include "util/array.h"
 #include "util/err.h"
 #include "util/fsutil.h"
 #include "util/kv.h"
@@ -62,17 +63,12 @@ static size_t split_classes(char *s, const char **v, size_t max)
 	return n;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 /* Sort v[0..n) and drop repeats (an id listed twice counts once); the new n. */
 static size_t unique_strings(const char **v, size_t n)
 {
 	size_t m = 0;
 
-	qsort(v, n, sizeof(*v), cmp_str);
+	qsort(v, n, sizeof(*v), array_cmp_str);
 	for (size_t i = 0; i < n; i++)
 		if (!m || strcmp(v[m - 1], v[i]))
 			v[m++] = v[i];

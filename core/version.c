@@ -37,6 +37,7 @@
 #include "store/config.h"
 #include "store/history.h"
 #include "sync/remote.h"
+#include "util/array.h"
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/fsutil.h"
@@ -212,11 +213,6 @@ done:
 
 /* ---- reading a version ---- */
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 int version_open(struct version **out, struct repo *repo, const char *spec)
 {
 	struct version *v;
@@ -274,7 +270,7 @@ int version_open(struct version **out, struct repo *repo, const char *spec)
 		}
 		v->n_label_sets++;
 	}
-	qsort(v->label_sets, v->n_label_sets, sizeof(char *), cmp_str);
+	qsort(v->label_sets, v->n_label_sets, sizeof(char *), array_cmp_str);
 	buf_release(&names);
 	*out = v;
 	return 0;

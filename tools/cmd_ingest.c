@@ -94,11 +94,6 @@ static int ingest_one(struct run *r, const char *path)
 	return ++r->n == INGEST_GROUP ? flush_group(r) : 0;
 }
 
-static int compare_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Whether `real` (a resolved path) is the dataset or lies inside it. */
 static int in_dataset(const struct run *r, const char *real)
 {
@@ -181,7 +176,7 @@ static int ingest_tree(struct run *r, const char *path, int arg)
 	}
 	closedir(d);
 	if (names)
-		qsort(names, n, sizeof(*names), compare_names);
+		qsort(names, n, sizeof(*names), array_cmp_str);
 	for (size_t i = 0; i < n; i++) {
 		if (!error)
 			error = ingest_tree(r, names[i], 0);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "err.h"
 
@@ -21,4 +22,9 @@ int array_grow(void **v, size_t *cap, size_t n, size_t elem)
 	*v = nv;
 	*cap = ncap;
 	return 0;
+}
+
+int array_cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }

@@ -15,4 +15,7 @@
  */
 int array_grow(void **v, size_t *cap, size_t n, size_t elem);
 
+/* qsort/bsearch comparator for an array of C strings (char *), in strcmp order. */
+int array_cmp_str(const void *a, const void *b);
+
 #endif
