@@ -93,10 +93,13 @@ static int gen_current(struct fs *fs, struct node *n, struct gen_file *g, struct
 	uint64_t gen = 0;
 	int error;
 
-	if (!(n->flags & NODE_IMMUTABLE)) {
-		fs_check_generation(fs);
+	/*
+	 * The generation the mount last took in: GETATTR of a volatile node
+	 * has just brought it up to date (fs_getattr), and a change made
+	 * since is noticed by the watcher, which drops the kernel's pages.
+	 */
+	if (!(n->flags & NODE_IMMUTABLE))
 		gen = fs_generation(fs);
-	}
 	if (g->kept_valid && g->kept_gen == gen) {
 		*out = &g->kept;
 		return 0;
