@@ -32,7 +32,7 @@ static const struct cli_cmd commands[] = {
 	{ "show", cmd_show, "VERSION", "describe one version (vN, N, tag, HEAD, commit prefix)" },
 	{ "diff", cmd_diff, "VERSION_A VERSION_B", "what changed between two versions" },
 	{ "export", cmd_export, "[--version V] [--label-set NAME] [--link] OUTDIR",
-	  "materialize a YOLO/COCO export to a directory (hard links to blobs)" },
+	  "materialize a YOLO/COCO export to a directory (copies; --link: hard links to blobs)" },
 	{ "remote", cmd_remote, "add NAME URL", "record a remote (directory or file:// URL)" },
 	{ "push", cmd_push, "[NAME]", "send missing blobs, then versions, to a remote (default origin)" },
 	{ "pull", cmd_pull, "[NAME]",
