@@ -102,17 +102,25 @@ int catalog_labelset_ensure(struct catalog *cat, const char *name)
 	return error;
 }
 
-int catalog_labelset_exists(struct catalog *cat, const char *name)
+static int labelset_exists_locked(struct catalog *cat, const char *name)
 {
 	sqlite3_stmt *st = NULL;
 	int found = 0;
 
-	pthread_mutex_lock(&cat->lock);
 	if (cat_prep(cat, "SELECT 1 FROM label_sets WHERE name = ?1", &st) == 0) {
 		cat_bind_text(st, 1, name);
 		found = sqlite3_step(st) == SQLITE_ROW;
 	}
 	sqlite3_finalize(st);
+	return found;
+}
+
+int catalog_labelset_exists(struct catalog *cat, const char *name)
+{
+	int found;
+
+	pthread_mutex_lock(&cat->lock);
+	found = labelset_exists_locked(cat, name);
 	pthread_mutex_unlock(&cat->lock);
 	return found;
 }
@@ -199,15 +207,8 @@ static int check_targets(struct catalog *cat, const char *const *ids, size_t n, 
 	sqlite3_stmt *chk = NULL;
 	int error;
 
-	if (label_set && *label_set) {
-		if ((error = cat_prep(cat, "SELECT 1 FROM label_sets WHERE name = ?1", &chk)) < 0)
-			return error;
-		cat_bind_text(chk, 1, label_set);
-		error = sqlite3_step(chk) == SQLITE_ROW ? 0 : err_set(-ENOENT, "no label set '%s'", label_set);
-		sqlite3_finalize(chk);
-		if (error)
-			return error;
-	}
+	if (label_set && *label_set && !labelset_exists_locked(cat, label_set))
+		return err_set(-ENOENT, "no label set '%s'", label_set);
 	if ((error = cat_prep(cat, "SELECT 1 FROM images WHERE image_id = ?1", &chk)) < 0)
 		return error;
 	for (size_t i = 0; i < n && !error; i++) {
